@@ -1,0 +1,99 @@
+// engine.js -- the C API of src/hiroba.h, called on an instantiated wasm
+// module. Synchronous: it runs wherever the module lives (in-process in
+// Node, inside the worker in browsers).
+//
+// Memory: every string passed in is copied into a wasm buffer that this
+// file allocates and frees around the call; every string the engine
+// returns is copied out and released with hiroba_free before returning.
+// No wasm pointer ever leaves this file.
+
+export class HirobaError extends Error {
+  constructor(code, message, operation) {
+    super(message);
+    this.name = 'HirobaError';
+    this.code = code;          // negative HIROBA_E* number
+    this.operation = operation;
+  }
+}
+
+const encoder = new TextEncoder();
+
+export class Engine {
+  constructor(module) {
+    this.m = module;
+    // The C constants, read once from the module: JS never retypes them.
+    this.codes = JSON.parse(module.UTF8ToString(module._hiroba_constants()));
+  }
+
+  // Copies text (string, or Uint8Array taken byte-exact) into a fresh
+  // NUL-terminated wasm buffer; the caller frees it.
+  _in(text) {
+    const m = this.m;
+    const bytes = typeof text === 'string' ? encoder.encode(text) : text;
+    const p = m._malloc(bytes.length + 1);
+    if (!p) throw new HirobaError(this.codes.HIROBA_ENOMEM, 'out of memory', 'alloc');
+    // HEAPU8 is re-read after malloc: the heap may have grown.
+    m.HEAPU8.set(bytes, p);
+    m.HEAPU8[p + bytes.length] = 0;
+    return p;
+  }
+
+  _error(operation) {
+    const m = this.m;
+    return new HirobaError(m._hiroba_errcode(), m.UTF8ToString(m._hiroba_errmsg()), operation);
+  }
+
+  // Calls a `char *fn(int db, const char *json)` export; returns the text.
+  _call(operation, fn, db, text) {
+    const p = this._in(text);
+    let out;
+    try {
+      out = fn(db, p);
+    } finally {
+      this.m._free(p);
+    }
+    if (!out) throw this._error(operation);
+    try {
+      return this.m.UTF8ToString(out);
+    } finally {
+      this.m._hiroba_free(out);
+    }
+  }
+
+  open(path) {
+    const p = this._in(path);
+    let db;
+    try {
+      db = this.m._hiroba_open(p);
+    } finally {
+      this.m._free(p);
+    }
+    if (db < 0) throw this._error('open');
+    return db;
+  }
+
+  close(db) {
+    if (this.m._hiroba_close(db) < 0) throw this._error('close');
+  }
+
+  identity(db) {
+    const out = this.m._hiroba_identity(db);
+    if (!out) throw this._error('identity');
+    try {
+      return JSON.parse(this.m.UTF8ToString(out));
+    } finally {
+      this.m._hiroba_free(out);
+    }
+  }
+
+  // The methods below take and return JSON text; parsing is the caller's,
+  // so a worker can forward text without decoding it.
+  post(db, draftJson) { return this._call('post', this.m._hiroba_post, db, draftJson); }
+  // Frames go in with their length (hiroba__merge_n), so a NUL byte from a
+  // peer is seen and rejected rather than cutting the frame short.
+  merge(db, frame) {
+    const bytes = typeof frame === 'string' ? encoder.encode(frame) : frame;
+    return this._call('merge', (d, p) => this.m._hiroba__merge_n(d, p, bytes.length), db, bytes);
+  }
+  query(db, filterJson) { return this._call('query', this.m._hiroba_query, db, filterJson); }
+}

@@ -1,0 +1,224 @@
+// feed.js -- the feed API of DESIGN §5, the same in Node and browsers.
+//
+// A Feed talks to an engine through a small backend of promise-returning
+// text calls -- identity(), post(draftJson), merge(frame), query(filterJson),
+// close() -- which is the engine itself in Node (node.js) and a worker RPC
+// in browsers. Everything above that line (follow lists, profiles,
+// timelines, events) lives here once.
+
+const PROFILE_FIELDS = ['name', 'about', 'picture'];
+
+export class Feed {
+  constructor(backend) {
+    this._backend = backend;
+    this._listeners = new Map(); // event name -> Set of functions
+    this._pubkey = null;         // cached: the identity never changes
+    this._closed = false;
+  }
+
+  // --- events ---------------------------------------------------------------
+  on(name, fn) {
+    if (!this._listeners.has(name)) this._listeners.set(name, new Set());
+    this._listeners.get(name).add(fn);
+    return this;
+  }
+
+  off(name, fn) {
+    this._listeners.get(name)?.delete(fn);
+    return this;
+  }
+
+  _emit(name, value) {
+    for (const fn of this._listeners.get(name) ?? []) {
+      try {
+        fn(value);
+      } catch (err) {
+        // A listener's bug must not break the engine call that fired it.
+        queueMicrotask(() => { throw err; });
+      }
+    }
+  }
+
+  _hasListeners(name) {
+    return (this._listeners.get(name)?.size ?? 0) > 0;
+  }
+
+  _check() {
+    if (this._closed) throw new Error('hiroba: the feed is closed');
+  }
+
+  // --- engine calls -----------------------------------------------------------
+  async identity() {
+    this._check();
+    if (!this._pubkey) this._pubkey = (await this._backend.identity()).pubkey;
+    return { pubkey: this._pubkey };
+  }
+
+  // Signs and stores a draft {kind, content, tags}; returns the event.
+  async publish(draft) {
+    this._check();
+    const event = JSON.parse(await this._backend.post(JSON.stringify(draft)));
+    this._emit('event', event);
+    return event;
+  }
+
+  // frame: an array/object (stringified here), a string, or a Uint8Array
+  // (bytes passed through exactly). A JSON array of frames is a batch.
+  async merge(frame) {
+    this._check();
+    const text = typeof frame === 'string' || frame instanceof Uint8Array
+      ? frame : JSON.stringify(frame);
+    const result = JSON.parse(await this._backend.merge(text));
+    if (result.accepted.length && this._hasListeners('event')) {
+      for (const event of await this.query({ ids: result.accepted })) {
+        this._emit('event', event);
+      }
+    }
+    return result;
+  }
+
+  // A filter or an array of filters; no limit means every match.
+  async query(filter) {
+    this._check();
+    return JSON.parse(await this._backend.query(JSON.stringify(filter)));
+  }
+
+  async close() {
+    if (this._closed) return;
+    this._closed = true;
+    await this._backend.close();
+  }
+
+  // --- the local user's events ------------------------------------------------
+  post(text, { tags = [] } = {}) {
+    if (typeof text !== 'string') throw new TypeError('post(text): text must be a string');
+    return this.publish({ kind: 1, content: text, tags });
+  }
+
+  async _latest(kind) {
+    const { pubkey } = await this.identity();
+    const [event] = await this.query({ authors: [pubkey], kinds: [kind], limit: 1 });
+    return event ?? null;
+  }
+
+  async profile(pubkey) {
+    const [event] = await this.query({ authors: [pubkey ?? (await this.identity()).pubkey], kinds: [0], limit: 1 });
+    return event ? parseProfile(event) : null;
+  }
+
+  // Merges the given fields into the current profile (kind 0).
+  async setProfile(fields = {}) {
+    const current = await this._latest(0);
+    const profile = current ? parseProfile(current) ?? {} : {};
+    for (const key of PROFILE_FIELDS) {
+      if (fields[key] !== undefined) {
+        if (typeof fields[key] !== 'string') throw new TypeError(`setProfile: ${key} must be a string`);
+        profile[key] = fields[key];
+      }
+    }
+    return this.publish({ kind: 0, content: JSON.stringify(profile), tags: current?.tags ?? [] });
+  }
+
+  // The "p" entries of the local user's newest event of a list kind.
+  async _list(kind) {
+    const event = await this._latest(kind);
+    return event ? event.tags.filter((t) => t[0] === 'p' && typeof t[1] === 'string').map((t) => t[1]) : [];
+  }
+
+  async following() { return this._list(3); }
+  async muted() { return this._list(10000); }
+
+  // Adds or removes one "p" tag of a list kind, keeping every other tag
+  // (and a kind-3 content) as it was.
+  async _editList(kind, pubkey, add) {
+    checkHex(pubkey, 'pubkey');
+    const current = await this._latest(kind);
+    const tags = (current?.tags ?? []).filter((t) => !(t[0] === 'p' && t[1] === pubkey));
+    if (add) tags.push(['p', pubkey]);
+    return this.publish({ kind, content: current?.content ?? '', tags });
+  }
+
+  follow(pubkey) { return this._editList(3, pubkey, true); }
+  unfollow(pubkey) { return this._editList(3, pubkey, false); }
+  mute(pubkey) { return this._editList(10000, pubkey, true); }
+  unmute(pubkey) { return this._editList(10000, pubkey, false); }
+
+  // A NIP-25 reaction to an event ("+" by default).
+  async react(eventId, content = '+') {
+    checkHex(eventId, 'eventId');
+    const [target] = await this.query({ ids: [eventId] });
+    const tags = [['e', eventId]];
+    if (target) tags.push(['p', target.pubkey], ['k', String(target.kind)]);
+    return this.publish({ kind: 7, content, tags });
+  }
+
+  // A NIP-09 deletion of one of the local user's events.
+  async delete(eventId) {
+    checkHex(eventId, 'eventId');
+    const { pubkey } = await this.identity();
+    const [target] = await this.query({ ids: [eventId] });
+    if (target && target.pubkey !== pubkey) {
+      throw new Error('hiroba: only the author can delete an event');
+    }
+    const tags = [['e', eventId]];
+    if (target) tags.push(['k', String(target.kind)]);
+    return this.publish({ kind: 5, content: '', tags });
+  }
+
+  // Posts of followed authors and self, newest first, each with its
+  // author's profile, reaction counts and reply count.
+  async timeline({ limit = 50, until } = {}) {
+    const { pubkey } = await this.identity();
+    const authors = [...new Set([pubkey, ...(await this.following())])];
+    const filter = { kinds: [1], authors, limit };
+    if (until !== undefined) filter.until = until;
+    const posts = await this.query(filter);
+    if (!posts.length) return [];
+    const ids = posts.map((e) => e.id);
+    const [reactions, replies, profiles] = await Promise.all([
+      this.query({ kinds: [7], '#e': ids }),
+      this.query({ kinds: [1], '#e': ids }),
+      this.query({ kinds: [0], authors: [...new Set(posts.map((e) => e.pubkey))] }),
+    ]);
+    const counts = new Map(ids.map((id) => [id, {}]));
+    for (const r of reactions) {
+      // NIP-25: the last "e" tag is the event reacted to.
+      const target = r.tags.filter((t) => t[0] === 'e').at(-1)?.[1];
+      const c = counts.get(target);
+      if (!c) continue;
+      const key = r.content === '' ? '+' : r.content;
+      c[key] = (c[key] ?? 0) + 1;
+    }
+    const replyCount = new Map();
+    for (const r of replies) {
+      for (const id of new Set(r.tags.filter((t) => t[0] === 'e').map((t) => t[1]))) {
+        replyCount.set(id, (replyCount.get(id) ?? 0) + 1);
+      }
+    }
+    const profileOf = new Map(profiles.map((e) => [e.pubkey, parseProfile(e)]));
+    return posts.map((event) => ({
+      event,
+      profile: profileOf.get(event.pubkey) ?? null,
+      reactions: counts.get(event.id),
+      replies: replyCount.get(event.id) ?? 0,
+    }));
+  }
+}
+
+// The profile fields of a kind-0 event, or null when its content is not a
+// JSON object (other clients write all sorts of things there).
+function parseProfile(event) {
+  try {
+    const value = JSON.parse(event.content);
+    if (!value || typeof value !== 'object' || Array.isArray(value)) return null;
+    return value;
+  } catch {
+    return null;
+  }
+}
+
+function checkHex(value, name) {
+  if (typeof value !== 'string' || !/^[0-9a-f]{64}$/.test(value)) {
+    throw new TypeError(`${name} must be 64 lowercase hex characters`);
+  }
+}

@@ -1,0 +1,316 @@
+/*
+** hiroba.c -- the public API of hiroba.h: handles, errors, identity, post,
+** and the thin doors to merge.c and query.c.
+**
+** Handles are small positive integers indexing a fixed table, never
+** pointers, so a stale or forged handle from JavaScript is caught
+** (HIROBA_EHANDLE) instead of dereferenced.
+*/
+#include "hiroba.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "crypto.h"
+#include "event.h"
+#include "hex.h"
+#include "json.h"
+#include "merge.h"
+#include "store.h"
+#include "strbuf.h"
+
+#define MAX_HANDLES 16
+
+static store *aStore[MAX_HANDLES + 1]; /* index = handle; slot 0 unused */
+static int iErrCode;                   /* code of the last failure */
+static char zErrMsg[512];              /* message of the last failure */
+
+/* Records a failure and returns its code, so callers can `return fail(..)`. */
+static int fail(int rc, const char *zFmt, ...) {
+  va_list ap;
+  va_start(ap, zFmt);
+  vsnprintf(zErrMsg, sizeof zErrMsg, zFmt, ap);
+  va_end(ap);
+  iErrCode = rc;
+  return rc;
+}
+
+static void ok(void) {
+  iErrCode = HIROBA_OK;
+  zErrMsg[0] = 0;
+}
+
+int hiroba_errcode(void) { return iErrCode; }
+const char *hiroba_errmsg(void) { return zErrMsg; }
+void hiroba_free(void *p) { free(p); }
+
+static int64_t now(void) { return (int64_t)time(NULL); }
+
+/* The store behind a handle, or NULL (and the error set). */
+static store *get_store(int db) {
+  if (db < 1 || db > MAX_HANDLES || !aStore[db]) {
+    fail(HIROBA_EHANDLE, "no open database has handle %d", db);
+    return NULL;
+  }
+  return aStore[db];
+}
+
+/* Creates the local identity on first open, inside one transaction. */
+static int ensure_identity(store *s) {
+  unsigned char sk[32], pk[32];
+  int rc = store_get_secret(s, sk);
+  if (rc <= 0) {
+    memset(sk, 0, sizeof sk);
+    return rc;
+  }
+  if (crypto_keygen(sk) || crypto_pubkey(sk, pk)) {
+    return fail(HIROBA_ECRYPTO, "cannot generate a key: no secure randomness");
+  }
+  rc = store_begin(s);
+  if (rc == 0) rc = store_set_identity(s, sk, pk);
+  if (rc == 0) rc = store_commit(s);
+  if (rc) store_rollback(s);
+  memset(sk, 0, sizeof sk);
+  return rc;
+}
+
+int hiroba_open(const char *path) {
+  if (!path || !path[0]) return fail(HIROBA_EINVAL, "open needs a path");
+  int db = 1;
+  while (db <= MAX_HANDLES && aStore[db]) db++;
+  if (db > MAX_HANDLES) {
+    return fail(HIROBA_EBUSY, "too many open databases (at most %d)", MAX_HANDLES);
+  }
+  store *s = NULL;
+  int rc = store_open(path, &s);
+  if (rc == 0) rc = ensure_identity(s);
+  if (rc) {
+    /* ensure_identity already said why when signing keys failed. */
+    if (rc != HIROBA_ECRYPTO) fail(rc, "%s", s ? store_errmsg(s) : "out of memory");
+    store_close(s);
+    return rc;
+  }
+  aStore[db] = s;
+  ok();
+  return db;
+}
+
+int hiroba_close(int db) {
+  store *s = get_store(db);
+  if (!s) return HIROBA_EHANDLE;
+  store_close(s);
+  aStore[db] = NULL;
+  ok();
+  return HIROBA_OK;
+}
+
+char *hiroba_identity(int db) {
+  store *s = get_store(db);
+  if (!s) return NULL;
+  unsigned char sk[32], pk[32];
+  int rc = store_get_secret(s, sk);
+  if (rc == 0 && crypto_pubkey(sk, pk)) rc = HIROBA_ECORRUPT;
+  memset(sk, 0, sizeof sk);
+  if (rc) {
+    fail(rc < 0 ? rc : HIROBA_ECORRUPT, "cannot read the identity: %s",
+         store_errmsg(s));
+    return NULL;
+  }
+  strbuf sb;
+  strbuf_init(&sb);
+  strbuf_puts(&sb, "{\"pubkey\":\"");
+  strbuf_hex(&sb, pk, 32);
+  strbuf_puts(&sb, "\"}");
+  char *z = strbuf_finish(&sb);
+  if (!z) fail(HIROBA_ENOMEM, "out of memory");
+  else ok();
+  return z;
+}
+
+/* Reads a draft {kind, content, tags, created_at?} into ev (borrowing from
+** root). 0 or -1 with *pzReason. */
+static int read_draft(const cJSON *root, event *ev, int *pHasTime,
+                      const char **pzReason) {
+  static const cJSON kEmptyTags = {NULL, NULL, NULL, cJSON_Array, NULL, 0, 0, NULL};
+  long long v;
+  memset(ev, 0, sizeof *ev);
+  if (!cJSON_IsObject(root) || json_has_duplicate_keys(root)) {
+    *pzReason = "invalid: a draft is an object {kind, content, tags}";
+    return -1;
+  }
+  const cJSON *kind = cJSON_GetObjectItemCaseSensitive(root, "kind");
+  const cJSON *content = cJSON_GetObjectItemCaseSensitive(root, "content");
+  const cJSON *tags = cJSON_GetObjectItemCaseSensitive(root, "tags");
+  const cJSON *at = cJSON_GetObjectItemCaseSensitive(root, "created_at");
+  if (json_get_int(kind, 0, EVENT_MAX_KIND, &v)) {
+    *pzReason = "invalid: kind must be an integer from 0 to 65535";
+    return -1;
+  }
+  ev->kind = (int)v;
+  if (content && !cJSON_IsString(content)) {
+    *pzReason = "invalid: content must be a string";
+    return -1;
+  }
+  ev->content = content ? content->valuestring : "";
+  ev->ncontent = strlen(ev->content);
+  ev->tags = tags ? tags : &kEmptyTags;
+  *pHasTime = at != NULL;
+  if (at) {
+    if (json_get_int(at, 0, 9007199254740991LL, &v)) {
+      *pzReason = "invalid: created_at must be a non-negative integer";
+      return -1;
+    }
+    ev->created_at = v;
+  }
+  return event_check_fields(ev, pzReason);
+}
+
+char *hiroba_post(int db, const char *draft_json) {
+  store *s = get_store(db);
+  if (!s) return NULL;
+  if (!draft_json) { fail(HIROBA_EINVAL, "post needs a draft"); return NULL; }
+  const char *zReason = "invalid: bad JSON";
+  cJSON *root = json_parse(draft_json, strlen(draft_json), &zReason);
+  event ev;
+  int hasTime = 0;
+  if (!root || read_draft(root, &ev, &hasTime, &zReason)) {
+    cJSON_Delete(root);
+    fail(HIROBA_EINVAL, "%s", zReason);
+    return NULL;
+  }
+
+  unsigned char sk[32];
+  char *zOut = NULL;
+  strbuf json;
+  strbuf_init(&json);
+  int rc = store_begin(s);
+  if (rc == 0) rc = store_get_secret(s, sk);
+  if (rc == 0 && crypto_pubkey(sk, ev.pubkey)) rc = HIROBA_ECORRUPT;
+  if (rc == 0 && !hasTime) {
+    ev.created_at = now();
+    /* A replaceable update must sort after the version it replaces, even
+    ** within one second: follow(a); follow(b) keeps both. */
+    if (ev.kind == 0 || ev.kind == 3 || (ev.kind >= 10000 && ev.kind < 20000)) {
+      int64_t prev = store_latest(s, ev.pubkey, ev.kind);
+      if (prev >= ev.created_at) ev.created_at = prev + 1;
+    }
+  }
+  if (rc == 0 && event_check_time(&ev, now(), &zReason)) rc = HIROBA_EREJECTED;
+  if (rc == 0 && event_sign(&ev, sk)) rc = HIROBA_ECRYPTO;
+  memset(sk, 0, sizeof sk);
+  if (rc == 0) {
+    event_to_json(&ev, &json);
+    if (json.oom) rc = HIROBA_ENOMEM;
+  }
+  if (rc == 0) {
+    /* A duplicate is the same event posted twice within a second: the
+    ** second call succeeds with it, as the first did. */
+    rc = store_insert(s, &ev, json.z, json.n, &zReason);
+    if (rc == STORE_DUPLICATE) rc = 0;
+    if (rc == STORE_REJECTED) rc = HIROBA_EREJECTED;
+  }
+  if (rc == 0) rc = store_commit(s);
+  if (rc == 0) {
+    zOut = strbuf_finish(&json);
+    if (!zOut) rc = HIROBA_ENOMEM; /* cannot happen: json.oom was checked */
+  }
+  if (rc) {
+    store_rollback(s);
+    if (rc == HIROBA_EREJECTED) fail(rc, "%s", zReason);
+    else if (rc == HIROBA_ECRYPTO) fail(rc, "cannot sign the event");
+    else if (rc == HIROBA_ENOMEM) fail(rc, "out of memory");
+    else fail(rc, "%s", store_errmsg(s));
+  } else {
+    ok();
+  }
+  strbuf_free(&json);
+  cJSON_Delete(root);
+  return zOut;
+}
+
+/* Export-only shim (not in hiroba.h): hiroba_merge with an explicit
+** length, so bytes from JavaScript or a fuzzer arrive whole even when they
+** hold a NUL (which then gets rejected, instead of ending the frame early
+** and letting its prefix pass for the frame). */
+char *hiroba__merge_n(int db, const char *z, size_t n);
+
+char *hiroba_merge(int db, const char *frame_json) {
+  return hiroba__merge_n(db, frame_json, frame_json ? strlen(frame_json) : 0);
+}
+
+char *hiroba__merge_n(int db, const char *frame_json, size_t n) {
+  store *s = get_store(db);
+  if (!s) return NULL;
+  if (!frame_json) { fail(HIROBA_EINVAL, "merge needs a frame"); return NULL; }
+  int rc = 0;
+  char *z = merge_apply(s, frame_json, n, now(), &rc);
+  if (!z) fail(rc ? rc : HIROBA_ENOMEM, "%s", rc == HIROBA_ENOMEM ? "out of memory" : store_errmsg(s));
+  else ok();
+  return z;
+}
+
+/* Appends each row to a JSON array being built. */
+static int query_row(void *pCtx, const char *zJson, int nJson) {
+  strbuf *sb = pCtx;
+  if (sb->n > 1) strbuf_putc(sb, ',');
+  strbuf_append(sb, zJson, (size_t)nJson);
+  return sb->oom ? HIROBA_ENOMEM : 0;
+}
+
+char *hiroba_query(int db, const char *filter_json) {
+  store *s = get_store(db);
+  if (!s) return NULL;
+  if (!filter_json) { fail(HIROBA_EINVAL, "query needs a filter"); return NULL; }
+  const char *zReason = "invalid: bad JSON";
+  cJSON *root = json_parse(filter_json, strlen(filter_json), &zReason);
+  if (!root) { fail(HIROBA_EINVAL, "%s", zReason); return NULL; }
+  cJSON *filters = root;
+  if (cJSON_IsObject(root)) {
+    /* One filter: wrap it, so store_query always sees an array. */
+    filters = cJSON_CreateArray();
+    if (!filters || !cJSON_AddItemReferenceToArray(filters, root)) {
+      cJSON_Delete(filters);
+      cJSON_Delete(root);
+      fail(HIROBA_ENOMEM, "out of memory");
+      return NULL;
+    }
+  }
+  strbuf sb;
+  strbuf_init(&sb);
+  strbuf_putc(&sb, '[');
+  int rc = store_query(s, filters, -1, query_row, &sb, &zReason);
+  strbuf_putc(&sb, ']');
+  if (filters != root) cJSON_Delete(filters);
+  cJSON_Delete(root);
+  char *z = NULL;
+  if (rc == 0) {
+    z = strbuf_finish(&sb);
+    if (!z) rc = HIROBA_ENOMEM;
+  }
+  strbuf_free(&sb);
+  if (rc == HIROBA_EINVAL) fail(rc, "%s", zReason);
+  else if (rc == HIROBA_ENOMEM) fail(rc, "out of memory");
+  else if (rc) fail(rc, "%s", store_errmsg(s));
+  else ok();
+  return z;
+}
+
+const char *hiroba_constants(void) {
+#define C(name) "\"" #name "\":" "%d"
+  static char z[512];
+  if (!z[0]) {
+    snprintf(z, sizeof z,
+             "{" C(HIROBA_OK) "," C(HIROBA_EINVAL) "," C(HIROBA_ENOMEM) ","
+             C(HIROBA_EIO) "," C(HIROBA_EFULL) "," C(HIROBA_ECORRUPT) ","
+             C(HIROBA_EBUSY) "," C(HIROBA_EHANDLE) "," C(HIROBA_ECRYPTO) ","
+             C(HIROBA_EREJECTED) "," C(HIROBA_EINTERNAL) "}",
+             HIROBA_OK, HIROBA_EINVAL, HIROBA_ENOMEM, HIROBA_EIO, HIROBA_EFULL,
+             HIROBA_ECORRUPT, HIROBA_EBUSY, HIROBA_EHANDLE, HIROBA_ECRYPTO,
+             HIROBA_EREJECTED, HIROBA_EINTERNAL);
+  }
+#undef C
+  return z;
+}

@@ -1,0 +1,521 @@
+/*
+** store.c -- the SQLite store: schema, storage rules, identity.
+**
+** Schema (PRAGMA user_version 1):
+**   event      one row per stored event; `json` is the canonical text that is
+**              served as is, so answers never re-serialize
+**   tag        single-letter tags (the only ones NIP-01 filters can name),
+**              for #e/#p/#x queries
+**   tombstone  ids that must never be stored (or fetched) again: events
+**              deleted by their author (kind 5) and older versions of
+**              replaceable events; a deletion that arrives before its
+**              target leaves a tombstone naming the deleter, which then
+**              blocks the target only if the same author wrote it. A
+**              tombstone also remembers the kind and created_at of its
+**              event once seen, so a deleted newest version of a
+**              replaceable kind still outranks older versions arriving
+**              later: every peer ends with the same slot, whatever the
+**              order of arrival
+**   mute       the authors in the local user's newest kind 10000 list
+**   meta       the local identity
+**
+** The connection runs in locking_mode=EXCLUSIVE with journal_mode=WAL: one
+** owner (the worker) per database, no shared memory needed by the VFS, and
+** a commit appends to the WAL instead of rewriting pages. synchronous=FULL
+** so that a post whose call returned survives a crash. secure_delete=ON so
+** a deleted event's content is overwritten in the file, not merely
+** unlinked from the b-tree.
+*/
+#include "store.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "hex.h"
+#include "hiroba.h"
+#include "sqlite3.h"
+#include "store_internal.h"
+
+static const char *const kSchema =
+  "CREATE TABLE IF NOT EXISTS event("
+  "  seq INTEGER PRIMARY KEY,"
+  "  id BLOB NOT NULL UNIQUE,"
+  "  pubkey BLOB NOT NULL,"
+  "  created_at INTEGER NOT NULL,"
+  "  kind INTEGER NOT NULL,"
+  "  json TEXT NOT NULL);"
+  "CREATE INDEX IF NOT EXISTS event_time ON event(created_at DESC, id);"
+  "CREATE INDEX IF NOT EXISTS event_kind ON event(kind, created_at DESC, id);"
+  "CREATE INDEX IF NOT EXISTS event_author"
+  "  ON event(pubkey, kind, created_at DESC, id);"
+  "CREATE TABLE IF NOT EXISTS tag("
+  "  name TEXT NOT NULL, value TEXT NOT NULL, ev INTEGER NOT NULL,"
+  "  PRIMARY KEY(name, value, ev)) WITHOUT ROWID;"
+  "CREATE INDEX IF NOT EXISTS tag_ev ON tag(ev);"
+  "CREATE TABLE IF NOT EXISTS tombstone("
+  "  id BLOB NOT NULL,"
+  "  pubkey BLOB NOT NULL,"      /* the author it applies to */
+  "  kind INTEGER,"              /* of the dead event, once seen */
+  "  created_at INTEGER,"        /* of the dead event, once seen */
+  "  why INTEGER NOT NULL,"      /* TOMB_REPLACED or TOMB_DELETED */
+  "  PRIMARY KEY(id, pubkey)"    /* so nobody's deletion can mask another's */
+  ") WITHOUT ROWID;"
+  "CREATE INDEX IF NOT EXISTS tombstone_slot"
+  "  ON tombstone(pubkey, kind, created_at DESC, id) WHERE kind IS NOT NULL;"
+  "CREATE TABLE IF NOT EXISTS mute(pubkey BLOB PRIMARY KEY) WITHOUT ROWID;"
+  "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value BLOB)"
+  "  WITHOUT ROWID;"
+  "PRAGMA user_version=1;";
+
+/* The stronger reason wins when both apply (max). */
+#define TOMB_REPLACED 1
+#define TOMB_DELETED 2
+
+/* Prepared statements, kept for the life of the connection; the order
+** must match kSql. */
+enum {
+  Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
+  Q_HAS, Q_TOMB_GET, Q_MUTED, Q_LATEST, Q_INSERT, Q_TAG_INSERT,
+  Q_DELETE_EVENT, Q_DELETE_TAGS, Q_TOMB_PUT, Q_TOMB_SLOT, Q_EVENT_BY_ID,
+  Q_MUTE_CLEAR, Q_MUTE_ADD, Q_MUTED_EVENTS, Q_META_GET, Q_META_PUT, Q_COUNT
+};
+static const char *const kSql[Q_COUNT] = {
+  "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK",
+  "SELECT 1 FROM event WHERE id=?1",
+  "SELECT why FROM tombstone WHERE id=?1 AND pubkey=?2",
+  "SELECT 1 FROM mute WHERE pubkey=?1",
+  "SELECT seq, id, created_at FROM event WHERE pubkey=?1 AND kind=?2"
+  "  ORDER BY created_at DESC, id LIMIT 1",
+  "INSERT INTO event(id, pubkey, created_at, kind, json) VALUES(?1,?2,?3,?4,?5)",
+  "INSERT OR IGNORE INTO tag(name, value, ev) VALUES(?1,?2,?3)",
+  "DELETE FROM event WHERE seq=?1",
+  "DELETE FROM tag WHERE ev=?1",
+  "INSERT INTO tombstone(id, pubkey, kind, created_at, why)"
+  "  VALUES(?1,?2,?3,?4,?5) ON CONFLICT(id, pubkey) DO UPDATE SET"
+  "  kind=coalesce(excluded.kind, kind),"
+  "  created_at=coalesce(excluded.created_at, created_at),"
+  "  why=max(why, excluded.why)",
+  "SELECT id, created_at FROM tombstone WHERE pubkey=?1 AND kind=?2"
+  "  ORDER BY created_at DESC, id LIMIT 1",
+  "SELECT seq, pubkey, created_at, kind FROM event WHERE id=?1",
+  "DELETE FROM mute",
+  "INSERT OR IGNORE INTO mute(pubkey) VALUES(?1)",
+  "SELECT seq FROM event WHERE pubkey IN (SELECT pubkey FROM mute)",
+  "SELECT value FROM meta WHERE key=?1",
+  "INSERT OR REPLACE INTO meta(key, value) VALUES(?1,?2)",
+};
+
+struct store {
+  sqlite3 *db;                    /* the connection */
+  sqlite3_stmt *aStmt[Q_COUNT];   /* prepared statements, see kSql */
+  unsigned char self[32];         /* the local user's pubkey */
+  int hasSelf;                    /* nonzero once self is known */
+  char zErr[256];                 /* message of the last failure */
+};
+
+sqlite3 *store_db(store *s) { return s->db; }
+
+const char *store_errmsg(store *s) { return s ? s->zErr : "out of memory"; }
+
+/* Maps an SQLite result to a HIROBA_E* code and keeps the message. */
+int store_fail(store *s, int rc, const char *zWhat) {
+  int ext = rc;
+  rc &= 0xff;
+  snprintf(s->zErr, sizeof s->zErr, "%s: %s", zWhat,
+           s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(ext));
+  switch (rc) {
+    case SQLITE_NOMEM: return HIROBA_ENOMEM;
+    case SQLITE_FULL: return HIROBA_EFULL;
+    case SQLITE_CORRUPT: case SQLITE_NOTADB: return HIROBA_ECORRUPT;
+    case SQLITE_BUSY: case SQLITE_LOCKED: return HIROBA_EBUSY;
+    case SQLITE_IOERR: case SQLITE_CANTOPEN: case SQLITE_READONLY:
+    case SQLITE_PERM: return HIROBA_EIO;
+    default: return HIROBA_EINTERNAL;
+  }
+}
+
+/* The statement, reset and with its bindings cleared, ready to bind. */
+static sqlite3_stmt *stmt(store *s, int q) {
+  sqlite3_stmt *p = s->aStmt[q];
+  sqlite3_reset(p);
+  sqlite3_clear_bindings(p);
+  return p;
+}
+
+/* Runs a statement that returns no rows we need. */
+static int step_done(store *s, sqlite3_stmt *p, const char *zWhat) {
+  int rc = sqlite3_step(p);
+  if (rc == SQLITE_ROW || rc == SQLITE_DONE) { sqlite3_reset(p); return 0; }
+  rc = store_fail(s, rc, zWhat);
+  sqlite3_reset(p);
+  return rc;
+}
+
+int store_open(const char *zPath, store **ppStore) {
+  *ppStore = NULL;
+  store *s = calloc(1, sizeof *s);
+  if (!s) return HIROBA_ENOMEM;
+  int rc = sqlite3_open_v2(zPath, &s->db,
+                           SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL);
+  if (rc == SQLITE_OK) {
+    sqlite3_extended_result_codes(s->db, 1);
+    /* Order matters: exclusive locking must be set before WAL is entered,
+    ** so SQLite never asks the VFS for shared memory. */
+    rc = sqlite3_exec(s->db,
+                      "PRAGMA locking_mode=EXCLUSIVE;"
+                      "PRAGMA journal_mode=WAL;"
+                      "PRAGMA synchronous=FULL;"
+                      "PRAGMA secure_delete=ON;"
+                      "PRAGMA foreign_keys=OFF;", NULL, NULL, NULL);
+  }
+  if (rc == SQLITE_OK) rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", 0, 0, 0);
+  if (rc == SQLITE_OK) {
+    rc = sqlite3_exec(s->db, kSchema, NULL, NULL, NULL);
+    rc = sqlite3_exec(s->db, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK", 0, 0, 0)
+         ? rc ? rc : SQLITE_ERROR : rc;
+  }
+  for (int i = 0; rc == SQLITE_OK && i < Q_COUNT; i++) {
+    rc = sqlite3_prepare_v3(s->db, kSql[i], -1, SQLITE_PREPARE_PERSISTENT,
+                            &s->aStmt[i], NULL);
+  }
+  *ppStore = s;
+  if (rc != SQLITE_OK) return store_fail(s, rc, "cannot open the database");
+  unsigned char sk[32];
+  rc = store_get_secret(s, sk); /* learns self when an identity exists */
+  memset(sk, 0, sizeof sk);
+  return rc < 0 ? rc : HIROBA_OK;
+}
+
+void store_close(store *s) {
+  if (!s) return;
+  for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(s->aStmt[i]);
+  sqlite3_close(s->db);
+  memset(s, 0, sizeof *s);
+  free(s);
+}
+
+int store_begin(store *s) {
+  return step_done(s, stmt(s, Q_BEGIN), "cannot begin a transaction");
+}
+
+int store_commit(store *s) {
+  return step_done(s, stmt(s, Q_COMMIT), "cannot commit");
+}
+
+void store_rollback(store *s) {
+  if (!sqlite3_get_autocommit(s->db)) {
+    sqlite3_stmt *p = stmt(s, Q_ROLLBACK);
+    sqlite3_step(p);
+    sqlite3_reset(p);
+  }
+}
+
+/* --- identity ------------------------------------------------------------- */
+
+static int meta_get(store *s, const char *zKey, unsigned char *p, int n) {
+  sqlite3_stmt *q = stmt(s, Q_META_GET);
+  sqlite3_bind_text(q, 1, zKey, -1, SQLITE_STATIC);
+  int rc = sqlite3_step(q);
+  if (rc == SQLITE_ROW) {
+    if (sqlite3_column_bytes(q, 0) != n) {
+      sqlite3_reset(q);
+      snprintf(s->zErr, sizeof s->zErr, "meta %s has the wrong size", zKey);
+      return HIROBA_ECORRUPT;
+    }
+    memcpy(p, sqlite3_column_blob(q, 0), (size_t)n);
+    sqlite3_reset(q);
+    return 0;
+  }
+  if (rc == SQLITE_DONE) { sqlite3_reset(q); return 1; }
+  rc = store_fail(s, rc, "cannot read the identity");
+  sqlite3_reset(q);
+  return rc;
+}
+
+static int meta_put(store *s, const char *zKey, const unsigned char *p, int n) {
+  sqlite3_stmt *q = stmt(s, Q_META_PUT);
+  sqlite3_bind_text(q, 1, zKey, -1, SQLITE_STATIC);
+  sqlite3_bind_blob(q, 2, p, n, SQLITE_STATIC);
+  return step_done(s, q, "cannot store the identity");
+}
+
+int store_get_secret(store *s, unsigned char seckey[32]) {
+  int rc = meta_get(s, "seckey", seckey, 32);
+  if (rc == 0 && !s->hasSelf) {
+    rc = meta_get(s, "pubkey", s->self, 32);
+    if (rc == 1) {
+      snprintf(s->zErr, sizeof s->zErr, "identity without a public key");
+      rc = HIROBA_ECORRUPT;
+    }
+    s->hasSelf = rc == 0;
+  }
+  return rc;
+}
+
+int store_set_identity(store *s, const unsigned char seckey[32],
+                       const unsigned char pubkey[32]) {
+  int rc = meta_put(s, "seckey", seckey, 32);
+  if (rc == 0) rc = meta_put(s, "pubkey", pubkey, 32);
+  if (rc == 0) { memcpy(s->self, pubkey, 32); s->hasSelf = 1; }
+  return rc;
+}
+
+/* --- storage rules ---------------------------------------------------------- */
+
+static int is_replaceable(int kind) {
+  return kind == 0 || kind == 3 || (kind >= 10000 && kind < 20000);
+}
+
+int64_t store_latest(store *s, const unsigned char pubkey[32], int kind) {
+  sqlite3_stmt *q = stmt(s, Q_LATEST);
+  sqlite3_bind_blob(q, 1, pubkey, 32, SQLITE_STATIC);
+  sqlite3_bind_int(q, 2, kind);
+  int64_t t = -1;
+  if (sqlite3_step(q) == SQLITE_ROW) t = sqlite3_column_int64(q, 2);
+  sqlite3_reset(q);
+  return t;
+}
+
+/* 1 when a query with one blob parameter finds a row, 0 when not, <0 err. */
+static int exists(store *s, int iQuery, const unsigned char *p, int n) {
+  sqlite3_stmt *q = stmt(s, iQuery);
+  sqlite3_bind_blob(q, 1, p, n, SQLITE_STATIC);
+  int rc = sqlite3_step(q);
+  sqlite3_reset(q);
+  if (rc == SQLITE_ROW) return 1;
+  if (rc == SQLITE_DONE) return 0;
+  return store_fail(s, rc, "cannot read the store");
+}
+
+/* Event a sorts before event b: newer first, then lower id. A replaceable
+** slot keeps whichever sorts first. */
+static int newer(int64_t ta, const void *ida, int64_t tb, const void *idb) {
+  if (ta != tb) return ta > tb;
+  return memcmp(ida, idb, 32) < 0;
+}
+
+/* Records (or strengthens) a tombstone; kind and createdAt are -1 when
+** the dead event has not been seen. */
+static int tomb_put(store *s, const unsigned char *id, const unsigned char *pk,
+                    int kind, int64_t createdAt, int why) {
+  sqlite3_stmt *q = stmt(s, Q_TOMB_PUT);
+  sqlite3_bind_blob(q, 1, id, 32, SQLITE_STATIC);
+  sqlite3_bind_blob(q, 2, pk, 32, SQLITE_STATIC);
+  if (kind >= 0) sqlite3_bind_int(q, 3, kind);
+  if (createdAt >= 0) sqlite3_bind_int64(q, 4, createdAt);
+  sqlite3_bind_int(q, 5, why);
+  return step_done(s, q, "cannot write a tombstone");
+}
+
+/* Removes an event row and its tags (content included: secure_delete). */
+static int remove_event(store *s, sqlite3_int64 seq) {
+  sqlite3_stmt *q = stmt(s, Q_DELETE_TAGS);
+  sqlite3_bind_int64(q, 1, seq);
+  int rc = step_done(s, q, "cannot delete tags");
+  if (rc) return rc;
+  q = stmt(s, Q_DELETE_EVENT);
+  sqlite3_bind_int64(q, 1, seq);
+  return step_done(s, q, "cannot delete an event");
+}
+
+/* Removes the stored version of ev's replaceable slot when ev outranks it,
+** leaving a REPLACED tombstone. *pOlder is set when ev is the one that
+** loses (to a stored version or to a deleted one that was newer). */
+static int settle_slot(store *s, const event *ev, int *pOlder) {
+  *pOlder = 0;
+  /* A deleted version newer than ev also outranks it. */
+  sqlite3_stmt *q = stmt(s, Q_TOMB_SLOT);
+  sqlite3_bind_blob(q, 1, ev->pubkey, 32, SQLITE_STATIC);
+  sqlite3_bind_int(q, 2, ev->kind);
+  int rc = sqlite3_step(q);
+  if (rc == SQLITE_ROW) {
+    *pOlder = memcmp(sqlite3_column_blob(q, 0), ev->id, 32) != 0 &&
+              !newer(ev->created_at, ev->id, sqlite3_column_int64(q, 1),
+                     sqlite3_column_blob(q, 0));
+  }
+  sqlite3_reset(q);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    return store_fail(s, rc, "cannot read tombstones");
+  }
+  if (*pOlder) return 0;
+
+  q = stmt(s, Q_LATEST);
+  sqlite3_bind_blob(q, 1, ev->pubkey, 32, SQLITE_STATIC);
+  sqlite3_bind_int(q, 2, ev->kind);
+  rc = sqlite3_step(q);
+  if (rc == SQLITE_DONE) { sqlite3_reset(q); return 0; }
+  if (rc != SQLITE_ROW) {
+    rc = store_fail(s, rc, "cannot read the store");
+    sqlite3_reset(q);
+    return rc;
+  }
+  sqlite3_int64 seq = sqlite3_column_int64(q, 0);
+  unsigned char oldId[32];
+  memcpy(oldId, sqlite3_column_blob(q, 1), 32);
+  int64_t t = sqlite3_column_int64(q, 2);
+  sqlite3_reset(q);
+  if (!newer(ev->created_at, ev->id, t, oldId)) { *pOlder = 1; return 0; }
+  rc = remove_event(s, seq);
+  if (rc == 0) rc = tomb_put(s, oldId, ev->pubkey, ev->kind, t, TOMB_REPLACED);
+  return rc;
+}
+
+int store_precheck(store *s, const event *ev, const char **pzReason) {
+  int rc = exists(s, Q_HAS, ev->id, 32);
+  if (rc) return rc < 0 ? rc : STORE_DUPLICATE;
+
+  sqlite3_stmt *q = stmt(s, Q_TOMB_GET);
+  sqlite3_bind_blob(q, 1, ev->id, 32, SQLITE_STATIC);
+  sqlite3_bind_blob(q, 2, ev->pubkey, 32, SQLITE_STATIC);
+  rc = sqlite3_step(q);
+  int why = rc == SQLITE_ROW ? sqlite3_column_int(q, 0) : 0;
+  sqlite3_reset(q);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+    return store_fail(s, rc, "cannot read tombstones");
+  }
+  if (why) {
+    *pzReason = why == TOMB_DELETED ? "blocked: deleted by its author"
+                                    : "replaced: have a newer version";
+    /* A deleted event is refused, but what it says about its slot still
+    ** counts: its id hash matched, so kind and created_at are the
+    ** author's. Remember them, and let it displace older versions. */
+    if (why == TOMB_DELETED && is_replaceable(ev->kind)) {
+      int older;
+      rc = tomb_put(s, ev->id, ev->pubkey, ev->kind, ev->created_at, TOMB_DELETED);
+      if (rc == 0) rc = settle_slot(s, ev, &older);
+      if (rc) return rc;
+    }
+    return STORE_REJECTED;
+  }
+
+  rc = exists(s, Q_MUTED, ev->pubkey, 32);
+  if (rc) {
+    *pzReason = "blocked: author is muted";
+    return rc < 0 ? rc : STORE_REJECTED;
+  }
+  return STORE_OK;
+}
+
+/* Applies a kind-5 deletion: each "e" tag names an event that is removed
+** if its author wrote the deletion (NIP-09); a target not seen yet gets a
+** tombstone naming the deleter, which blocks it only if the same author
+** wrote it. Deletions of deletions have no effect. */
+static int apply_deletion(store *s, const event *ev) {
+  const cJSON *tag;
+  cJSON_ArrayForEach(tag, ev->tags) {
+    const cJSON *name = cJSON_GetArrayItem(tag, 0);
+    const cJSON *value = cJSON_GetArrayItem(tag, 1);
+    unsigned char id[32];
+    if (!cJSON_IsString(name) || strcmp(name->valuestring, "e") != 0 ||
+        !cJSON_IsString(value) || hex_decode(value->valuestring, id, 32)) {
+      continue;
+    }
+    sqlite3_stmt *q = stmt(s, Q_EVENT_BY_ID);
+    sqlite3_bind_blob(q, 1, id, 32, SQLITE_STATIC);
+    int rc = sqlite3_step(q);
+    if (rc == SQLITE_ROW) {
+      sqlite3_int64 seq = sqlite3_column_int64(q, 0);
+      int mine = memcmp(sqlite3_column_blob(q, 1), ev->pubkey, 32) == 0;
+      int64_t t = sqlite3_column_int64(q, 2);
+      int kind = sqlite3_column_int(q, 3);
+      sqlite3_reset(q);
+      if (!mine || kind == 5) continue;
+      rc = remove_event(s, seq);
+      if (rc == 0) rc = tomb_put(s, id, ev->pubkey, kind, t, TOMB_DELETED);
+    } else if (rc == SQLITE_DONE) {
+      sqlite3_reset(q);
+      rc = tomb_put(s, id, ev->pubkey, -1, -1, TOMB_DELETED);
+    } else {
+      rc = store_fail(s, rc, "cannot read the store");
+      sqlite3_reset(q);
+    }
+    if (rc) return rc;
+  }
+  return 0;
+}
+
+/* Rebuilds the mute table from the local user's newest kind 10000 and
+** drops everything stored from the authors it names. */
+static int apply_mutes(store *s, const event *ev) {
+  int rc = step_done(s, stmt(s, Q_MUTE_CLEAR), "cannot update mutes");
+  const cJSON *tag;
+  cJSON_ArrayForEach(tag, ev->tags) {
+    const cJSON *name = cJSON_GetArrayItem(tag, 0);
+    const cJSON *value = cJSON_GetArrayItem(tag, 1);
+    unsigned char pk[32];
+    if (rc || !cJSON_IsString(name) || strcmp(name->valuestring, "p") != 0 ||
+        !cJSON_IsString(value) || hex_decode(value->valuestring, pk, 32) ||
+        memcmp(pk, s->self, 32) == 0) {
+      continue;
+    }
+    sqlite3_stmt *q = stmt(s, Q_MUTE_ADD);
+    sqlite3_bind_blob(q, 1, pk, 32, SQLITE_STATIC);
+    rc = step_done(s, q, "cannot update mutes");
+  }
+  while (rc == 0) {
+    sqlite3_stmt *q = stmt(s, Q_MUTED_EVENTS);
+    int step = sqlite3_step(q);
+    if (step == SQLITE_DONE) { sqlite3_reset(q); break; }
+    if (step != SQLITE_ROW) {
+      rc = store_fail(s, step, "cannot read the store");
+      sqlite3_reset(q);
+      break;
+    }
+    sqlite3_int64 seq = sqlite3_column_int64(q, 0);
+    sqlite3_reset(q);
+    rc = remove_event(s, seq);
+  }
+  return rc;
+}
+
+static int is_tag_letter(const char *z) {
+  return ((z[0] >= 'a' && z[0] <= 'z') || (z[0] >= 'A' && z[0] <= 'Z')) &&
+         z[1] == 0;
+}
+
+int store_insert(store *s, const event *ev, const char *zJson, size_t nJson,
+                 const char **pzReason) {
+  int rc = store_precheck(s, ev, pzReason);
+  if (rc != STORE_OK) return rc;
+  if (is_replaceable(ev->kind)) {
+    int older;
+    if ((rc = settle_slot(s, ev, &older)) != 0) return rc;
+    if (older) {
+      /* Remembered, so that sync never fetches this version again. */
+      *pzReason = "replaced: have a newer version";
+      rc = tomb_put(s, ev->id, ev->pubkey, ev->kind, ev->created_at, TOMB_REPLACED);
+      return rc ? rc : STORE_REJECTED;
+    }
+  }
+
+  sqlite3_stmt *q = stmt(s, Q_INSERT);
+  sqlite3_bind_blob(q, 1, ev->id, 32, SQLITE_STATIC);
+  sqlite3_bind_blob(q, 2, ev->pubkey, 32, SQLITE_STATIC);
+  sqlite3_bind_int64(q, 3, ev->created_at);
+  sqlite3_bind_int(q, 4, ev->kind);
+  sqlite3_bind_text(q, 5, zJson, (int)nJson, SQLITE_STATIC);
+  if ((rc = step_done(s, q, "cannot store an event")) != 0) return rc;
+  sqlite3_int64 seq = sqlite3_last_insert_rowid(s->db);
+
+  const cJSON *tag;
+  cJSON_ArrayForEach(tag, ev->tags) {
+    const cJSON *name = cJSON_GetArrayItem(tag, 0);
+    const cJSON *value = cJSON_GetArrayItem(tag, 1);
+    if (!cJSON_IsString(name) || !is_tag_letter(name->valuestring) ||
+        !cJSON_IsString(value)) {
+      continue;
+    }
+    q = stmt(s, Q_TAG_INSERT);
+    sqlite3_bind_text(q, 1, name->valuestring, -1, SQLITE_STATIC);
+    sqlite3_bind_text(q, 2, value->valuestring, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(q, 3, seq);
+    if ((rc = step_done(s, q, "cannot store a tag")) != 0) return rc;
+  }
+
+  if (ev->kind == 5 && (rc = apply_deletion(s, ev)) != 0) return rc;
+  if (ev->kind == 10000 && s->hasSelf && memcmp(ev->pubkey, s->self, 32) == 0) {
+    rc = apply_mutes(s, ev);
+  }
+  return rc ? rc : STORE_OK;
+}

@@ -1,0 +1,83 @@
+/*
+** store.h -- the SQLite store: schema, the storage rules of DESIGN §2
+** (duplicates, replaceable kinds, deletions and tombstones, mutes), the
+** local identity, and NIP-01 filter queries.
+**
+** The store owns one SQLite connection in exclusive locking mode; the
+** engine (hiroba.c) owns the store. Return values are HIROBA_* codes unless
+** stated; a failure leaves its message in store_errmsg().
+*/
+#ifndef HIROBA_STORE_H
+#define HIROBA_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include "cJSON.h"
+#include "event.h"
+
+typedef struct store store;
+
+/* Verdicts of store_precheck / store_insert (non-negative; errors are
+** negative HIROBA_E* codes). */
+#define STORE_OK         0   /* may be stored / was stored */
+#define STORE_DUPLICATE  1   /* already stored */
+#define STORE_REJECTED   2   /* refused; *pzReason says why */
+
+/* The most a REQ from a peer may return per filter (a relay's max_limit),
+** so one frame cannot make us build an answer the size of the database. */
+#define STORE_REQ_MAX_LIMIT 5000
+
+/* Opens or creates the database at zPath and its schema. On failure
+** *ppStore may still be set, holding only the reason: read store_errmsg()
+** and then store_close() it. */
+int store_open(const char *zPath, store **ppStore);
+/* Closes the connection and frees the store (NULL is fine). */
+void store_close(store *s);
+/* The message of the store's last failure (static or store-owned). */
+const char *store_errmsg(store *s);
+
+/* Transactions: one write transaction per merged frame or batch. */
+int store_begin(store *s);
+int store_commit(store *s);
+void store_rollback(store *s);
+
+/* The local user's secret key: 0 and the key when present, 1 when no
+** identity exists yet, negative on error. */
+int store_get_secret(store *s, unsigned char seckey[32]);
+/* Keeps the local identity (inside the caller's transaction). */
+int store_set_identity(store *s, const unsigned char seckey[32],
+                       const unsigned char pubkey[32]);
+
+/* created_at of the stored (pubkey, kind) event, or -1 when none. For the
+** local user's replaceable updates. Negative HIROBA_E* below -1 on error
+** is not possible: errors return -1 too (the caller then uses now). */
+int64_t store_latest(store *s, const unsigned char pubkey[32], int kind);
+
+/* The cheap checks, before paying for signature verification: already
+** stored, tombstoned (deleted or replaced), muted author. STORE_OK,
+** STORE_DUPLICATE, STORE_REJECTED (with *pzReason) or a negative code.
+** ev's id must already be checked (event_check_id): a refused deleted
+** event still teaches its replaceable slot what was newest, and that is
+** recorded here. */
+int store_precheck(store *s, const event *ev, const char **pzReason);
+
+/* Stores a verified event whose canonical JSON is zJson[0..nJson), and
+** applies its effects: replaces the older version of a replaceable kind
+** (or refuses ev as "replaced:" when a newer one was stored or deleted),
+** performs a kind-5 deletion, updates the mute list when the local user's
+** kind 10000 changes. Runs store_precheck itself (and returns its verdict
+** when that is not STORE_OK), so it is safe to call alone. */
+int store_insert(store *s, const event *ev, const char *zJson, size_t nJson,
+                 const char **pzReason);
+
+/* Calls xRow with the canonical JSON of each event matching the filters
+** (a cJSON array of filter objects), newest first, ties by lowest id, no
+** event twice. maxLimit caps each filter's limit (and is the limit when a
+** filter has none); -1 for none. A bad filter gives HIROBA_EINVAL with
+** *pzReason ("invalid: ..."). xRow returns 0 to go on, non-zero to stop
+** (that value is returned). */
+int store_query(store *s, const cJSON *filters, int64_t maxLimit,
+                int (*xRow)(void *pCtx, const char *zJson, int nJson),
+                void *pCtx, const char **pzReason);
+
+#endif
