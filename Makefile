@@ -50,7 +50,7 @@ ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
   -fno-sanitize-recover=undefined
 
 # Every symbol JS may call; hiroba__* are export-only shims (not in hiroba.h).
-EXPORTS := hiroba_open hiroba_close hiroba_identity hiroba_post hiroba_merge \
+EXPORTS := hiroba_open hiroba_close hiroba_identity hiroba_post hiroba__post_ex hiroba_merge \
   hiroba__merge_n hiroba_query hiroba_free hiroba_errcode hiroba_errmsg \
   hiroba_constants malloc free
 comma := ,
@@ -123,7 +123,7 @@ $(B)/asan/test_%: tests/native/test_%.c tests/native/check.h $(B)/asan/libhiroba
 	$(CC) $(ASAN_FLAGS) $(OUR_WARN) $(INCLUDES) $< $(B)/asan/libhiroba.a -o $@
 
 # The hostile-frame corpus runner, driven by tests/node/hostile.test.js.
-$(B)/asan/hostile_runner: tests/native/hostile_runner.c $(B)/asan/libhiroba.a
+$(B)/asan/hostile_runner: tests/native/hostile_runner.c tests/native/check.h $(B)/asan/libhiroba.a
 	$(CC) $(ASAN_FLAGS) $(OUR_WARN) $(INCLUDES) $< $(B)/asan/libhiroba.a -o $@
 
 test-native: native
@@ -133,7 +133,7 @@ test-node: wasm node_modules/.stamp
 	$(NODE) --test --test-concurrency=2 tests/node/
 
 test: setup
-	$(MAKE) wasm native
+	$(MAKE) -j2 wasm native
 	$(MAKE) test-native
 	$(MAKE) test-node
 

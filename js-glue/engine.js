@@ -88,7 +88,19 @@ export class Engine {
 
   // The methods below take and return JSON text; parsing is the caller's,
   // so a worker can forward text without decoding it.
-  post(db, draftJson) { return this._call('post', this.m._hiroba_post, db, draftJson); }
+  // -> { json, isNew }: isNew is false when the same draft was already
+  // stored (posted twice within a second); json is the stored event.
+  post(db, draftJson) {
+    const m = this.m;
+    const pIsNew = m._malloc(4);
+    if (!pIsNew) throw new HirobaError(this.codes.HIROBA_ENOMEM, 'out of memory', 'alloc');
+    try {
+      const json = this._call('post', (d, p) => m._hiroba__post_ex(d, p, pIsNew), db, draftJson);
+      return { json, isNew: m.HEAP32[pIsNew >> 2] !== 0 };
+    } finally {
+      m._free(pIsNew);
+    }
+  }
   // Frames go in with their length (hiroba__merge_n), so a NUL byte from a
   // peer is seen and rejected rather than cutting the frame short.
   merge(db, frame) {

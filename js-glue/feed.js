@@ -1,8 +1,8 @@
 // feed.js -- the feed API of DESIGN §5, the same in Node and browsers.
 //
 // A Feed talks to an engine through a small backend of promise-returning
-// text calls -- identity(), post(draftJson), merge(frame), query(filterJson),
-// close() -- which is the engine itself in Node (node.js) and a worker RPC
+// calls -- identity(), post(draftJson) -> { json, isNew }, merge(frame),
+// query(filterJson), close(), all JSON text -- which is the engine itself in Node (node.js) and a worker RPC
 // in browsers. Everything above that line (follow lists, profiles,
 // timelines, events) lives here once.
 
@@ -57,8 +57,9 @@ export class Feed {
   // Signs and stores a draft {kind, content, tags}; returns the event.
   async publish(draft) {
     this._check();
-    const event = JSON.parse(await this._backend.post(JSON.stringify(draft)));
-    this._emit('event', event);
+    const { json, isNew } = await this._backend.post(JSON.stringify(draft));
+    const event = JSON.parse(json);
+    if (isNew) this._emit('event', event);
     return event;
   }
 

@@ -168,7 +168,18 @@ static int read_draft(const cJSON *root, event *ev, int *pHasTime,
   return event_check_fields(ev, pzReason);
 }
 
+/* Export-only shim (not in hiroba.h): hiroba_post that also says whether
+** the event is new (*pIsNew = 1) or was already stored (0: the same draft
+** posted twice within one second). Either way the stored event is
+** returned, so a caller never holds a second signature of one id. */
+char *hiroba__post_ex(int db, const char *draft_json, int *pIsNew);
+
 char *hiroba_post(int db, const char *draft_json) {
+  return hiroba__post_ex(db, draft_json, NULL);
+}
+
+char *hiroba__post_ex(int db, const char *draft_json, int *pIsNew) {
+  if (pIsNew) *pIsNew = 0;
   store *s = get_store(db);
   if (!s) return NULL;
   if (!draft_json) { fail(HIROBA_EINVAL, "post needs a draft"); return NULL; }
@@ -206,10 +217,15 @@ char *hiroba_post(int db, const char *draft_json) {
     if (json.oom) rc = HIROBA_ENOMEM;
   }
   if (rc == 0) {
-    /* A duplicate is the same event posted twice within a second: the
-    ** second call succeeds with it, as the first did. */
+    /* A duplicate is the same draft posted twice within a second: the
+    ** second call succeeds, with the event the first one stored. */
     rc = store_insert(s, &ev, json.z, json.n, &zReason);
-    if (rc == STORE_DUPLICATE) rc = 0;
+    if (rc == STORE_OK && pIsNew) *pIsNew = 1;
+    if (rc == STORE_DUPLICATE) {
+      json.n = 0;
+      rc = store_get_json(s, ev.id, &json);
+      if (rc == 1) rc = HIROBA_EINTERNAL; /* it was there a moment ago */
+    }
     if (rc == STORE_REJECTED) rc = HIROBA_EREJECTED;
   }
   if (rc == 0) rc = store_commit(s);

@@ -227,14 +227,20 @@ static void merge_frame(result *r, store *s, const cJSON *frame) {
              strcmp(t, "NOTICE") == 0 || strcmp(t, "CLOSED") == 0) {
     /* Relay-to-client messages: information for the sync driver, nothing
     ** for the store. Never answered, so two peers cannot loop. */
-  } else if (strncmp(t, "NEG-", 4) == 0) {
+  } else if (strcmp(t, "NEG-OPEN") == 0 || strcmp(t, "NEG-MSG") == 0) {
+    /* NIP-77 reconciliation comes with the sync issue; until then every
+    ** attempt is ended the way NIP-77 ends a session it cannot serve. */
     const cJSON *sub = type->next;
-    if (strcmp(t, "NEG-OPEN") == 0 && valid_subid(sub)) {
-      list_sep(&r->replies);
-      strbuf_puts(&r->replies, "[\"NEG-ERR\",");
-      put_subid(&r->replies, sub);
-      strbuf_puts(&r->replies, ",\"blocked: negentropy is not supported yet\"]");
+    if (!valid_subid(sub)) {
+      reject_frame(r, "invalid: NEG frames take a subscription id");
+      return;
     }
+    list_sep(&r->replies);
+    strbuf_puts(&r->replies, "[\"NEG-ERR\",");
+    put_subid(&r->replies, sub);
+    strbuf_puts(&r->replies, ",\"closed: negentropy is not supported yet\"]");
+  } else if (strcmp(t, "NEG-CLOSE") == 0 || strcmp(t, "NEG-ERR") == 0) {
+    /* Nothing is open, so nothing to close; never answered. */
   } else {
     reject_frame(r, "invalid: unknown frame type");
   }

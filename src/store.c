@@ -78,7 +78,7 @@ enum {
   Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
   Q_HAS, Q_TOMB_GET, Q_MUTED, Q_LATEST, Q_INSERT, Q_TAG_INSERT,
   Q_DELETE_EVENT, Q_DELETE_TAGS, Q_TOMB_PUT, Q_TOMB_SLOT, Q_EVENT_BY_ID,
-  Q_MUTE_CLEAR, Q_MUTE_ADD, Q_MUTED_EVENTS, Q_META_GET, Q_META_PUT, Q_COUNT
+  Q_MUTE_CLEAR, Q_MUTE_ADD, Q_MUTED_EVENTS, Q_META_GET, Q_META_PUT, Q_JSON, Q_COUNT
 };
 static const char *const kSql[Q_COUNT] = {
   "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK",
@@ -104,6 +104,7 @@ static const char *const kSql[Q_COUNT] = {
   "SELECT seq FROM event WHERE pubkey IN (SELECT pubkey FROM mute)",
   "SELECT value FROM meta WHERE key=?1",
   "INSERT OR REPLACE INTO meta(key, value) VALUES(?1,?2)",
+  "SELECT json FROM event WHERE id=?1",
 };
 
 struct store {
@@ -258,6 +259,23 @@ int store_set_identity(store *s, const unsigned char seckey[32],
   int rc = meta_put(s, "seckey", seckey, 32);
   if (rc == 0) rc = meta_put(s, "pubkey", pubkey, 32);
   if (rc == 0) { memcpy(s->self, pubkey, 32); s->hasSelf = 1; }
+  return rc;
+}
+
+int store_get_json(store *s, const unsigned char id[32], strbuf *sb) {
+  sqlite3_stmt *q = stmt(s, Q_JSON);
+  sqlite3_bind_blob(q, 1, id, 32, SQLITE_STATIC);
+  int rc = sqlite3_step(q);
+  if (rc == SQLITE_ROW) {
+    strbuf_append(sb, (const char *)sqlite3_column_text(q, 0),
+                  (size_t)sqlite3_column_bytes(q, 0));
+    rc = sb->oom ? HIROBA_ENOMEM : 0;
+  } else if (rc == SQLITE_DONE) {
+    rc = 1;
+  } else {
+    rc = store_fail(s, rc, "cannot read the store");
+  }
+  sqlite3_reset(q);
   return rc;
 }
 

@@ -14,6 +14,7 @@
 #include <stdint.h>
 #include "cJSON.h"
 #include "event.h"
+#include "strbuf.h"
 
 typedef struct store store;
 
@@ -52,6 +53,10 @@ int store_set_identity(store *s, const unsigned char seckey[32],
 ** local user's replaceable updates. Negative HIROBA_E* below -1 on error
 ** is not possible: errors return -1 too (the caller then uses now). */
 int64_t store_latest(store *s, const unsigned char pubkey[32], int kind);
+
+/* Appends the stored canonical JSON of event `id` to sb: 0, 1 when no such
+** event is stored, or a negative code. */
+int store_get_json(store *s, const unsigned char id[32], strbuf *sb);
 
 /* The cheap checks, before paying for signature verification: already
 ** stored, tombstoned (deleted or replaced), muted author. STORE_OK,
