@@ -1,6 +1,7 @@
 # Hiroba -- build, test and demo.
 #
-#   make            the wasm engine: build/wasm/hiroba.mjs + hiroba.wasm
+#   make            the browser package in build/hiroba/: the wasm engine
+#                   (hiroba.mjs + hiroba.wasm) and the JS glue beside it
 #   make setup      install what is missing: Debian packages (emscripten,
 #                   clang runtimes), npm devDependencies, and the pinned,
 #                   checksummed third-party C sources (deps/, git-ignored)
@@ -27,6 +28,8 @@ B := build
 SRC := strbuf hex sha256 json crypto event vfs store query merge hiroba
 NATIVE_SRC := $(SRC) storage_posix
 WASM_SRC := $(SRC) storage_js
+# js-glue modules that make up the browser package (copied to build/hiroba/).
+BROWSER_JS := feed engine
 TESTS := $(patsubst tests/native/%.c,%,$(wildcard tests/native/test_*.c))
 
 SQLITE_DEFS := -DSQLITE_OS_OTHER=1 -DSQLITE_THREADSAFE=0 -DSQLITE_TEMP_STORE=3 \
@@ -52,7 +55,7 @@ ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 # Every symbol JS may call; hiroba__* are export-only shims (not in hiroba.h).
 EXPORTS := hiroba_open hiroba_close hiroba_identity hiroba_post hiroba__post_ex hiroba_merge \
   hiroba__merge_n hiroba_query hiroba_free hiroba_errcode hiroba_errmsg \
-  hiroba_constants malloc free
+  hiroba_constants hiroba__integrity_check malloc free
 comma := ,
 empty :=
 space := $(empty) $(empty)
@@ -67,7 +70,7 @@ WASM_LDFLAGS := -sMODULARIZE -sEXPORT_ES6 -sEXPORT_NAME=createHirobaModule \
 .DELETE_ON_ERROR:
 
 all: wasm
-wasm: $(B)/wasm/hiroba.mjs
+wasm: $(B)/hiroba/hiroba.mjs $(patsubst %,$(B)/hiroba/%.js,$(BROWSER_JS))
 
 # --- setup -----------------------------------------------------------------
 DEPS_STAMPS := deps/sqlite/.stamp deps/cjson/.stamp deps/secp256k1/.stamp
@@ -113,8 +116,15 @@ $(eval $(call flavour,native,$(CC),$(NATIVE_FLAGS),$(NATIVE_SRC)))
 $(eval $(call flavour,asan,$(CC),$(ASAN_FLAGS),$(NATIVE_SRC)))
 
 # --- wasm module ---------------------------------------------------------------
-$(B)/wasm/hiroba.mjs: $(B)/wasm/libhiroba.a js-glue/storage-library.js | check-emcc
+$(B)/hiroba/hiroba.mjs: $(B)/wasm/libhiroba.a js-glue/storage-library.js | check-emcc
+	@mkdir -p $(@D)
 	$(EMCC) $(WASM_FLAGS) $(WASM_LDFLAGS) $(B)/wasm/libhiroba.a -o $@
+
+# The browser package is build/hiroba/: glue modules sit beside the loader
+# so they import it as ./hiroba.mjs, and one folder can be served as is.
+$(B)/hiroba/%.js: js-glue/%.js
+	@mkdir -p $(@D)
+	cp $< $@
 
 # --- native library and C tests --------------------------------------------------
 native: $(B)/native/libhiroba.a $(patsubst %,$(B)/asan/%,$(TESTS)) $(B)/asan/hostile_runner
@@ -142,7 +152,7 @@ demo: setup wasm
 	else echo "The demo page and its dev server are not built yet (see the signaling and demo issues); make test runs what exists."; fi
 
 clean:
-	rm -rf $(B)/wasm/*.o $(B)/native/*.o $(B)/asan/*.o $(B)/*/libhiroba.a $(B)/wasm/hiroba.* $(B)/asan/test_*
+	rm -rf $(B)/wasm/*.o $(B)/native/*.o $(B)/asan/*.o $(B)/*/libhiroba.a $(B)/hiroba $(B)/asan/test_* $(B)/asan/hostile_runner
 
 distclean:
 	rm -rf $(B) deps node_modules

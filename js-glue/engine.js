@@ -76,9 +76,14 @@ export class Engine {
     if (this.m._hiroba_close(db) < 0) throw this._error('close');
   }
 
-  identity(db) {
-    const out = this.m._hiroba_identity(db);
-    if (!out) throw this._error('identity');
+  identity(db) { return this._json('identity', this.m._hiroba_identity(db)); }
+
+  // { ok, result } of PRAGMA integrity_check.
+  integrityCheck(db) { return this._json('integrityCheck', this.m._hiroba__integrity_check(db)); }
+
+  // Parses and frees a returned JSON string.
+  _json(operation, out) {
+    if (!out) throw this._error(operation);
     try {
       return JSON.parse(this.m.UTF8ToString(out));
     } finally {

@@ -2,7 +2,7 @@
 //
 // A Feed talks to an engine through a small backend of promise-returning
 // calls -- identity(), post(draftJson) -> { json, isNew }, merge(frame),
-// query(filterJson), close(), all JSON text -- which is the engine itself in Node (node.js) and a worker RPC
+// query(filterJson), integrityCheck(), close(), all JSON text -- which is the engine itself in Node (node.js) and a worker RPC
 // in browsers. Everything above that line (follow lists, profiles,
 // timelines, events) lives here once.
 
@@ -82,6 +82,12 @@ export class Feed {
   async query(filter) {
     this._check();
     return JSON.parse(await this._backend.query(JSON.stringify(filter)));
+  }
+
+  // { ok, result } of SQLite's PRAGMA integrity_check on the database.
+  async checkIntegrity() {
+    this._check();
+    return this._backend.integrityCheck();
   }
 
   async close() {

@@ -8,7 +8,7 @@
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 
-import createHirobaModule from '../build/wasm/hiroba.mjs';
+import createHirobaModule from '../build/hiroba/hiroba.mjs';
 import { Engine } from './engine.js';
 import { Feed } from './feed.js';
 import { createNodeStorage } from './storage-node.js';
@@ -21,7 +21,7 @@ export { HirobaError } from './engine.js';
 let compiled = null;
 
 function compile() {
-  compiled ??= readFile(new URL('../build/wasm/hiroba.wasm', import.meta.url))
+  compiled ??= readFile(new URL('../build/hiroba/hiroba.wasm', import.meta.url))
     .then((bytes) => WebAssembly.compile(bytes));
   return compiled;
 }
@@ -49,6 +49,7 @@ export async function openFeed({ path } = {}) {
     post: async (draft) => engine.post(db, draft),
     merge: async (frame) => engine.merge(db, frame),
     query: async (filter) => engine.query(db, filter),
+    integrityCheck: async () => engine.integrityCheck(db),
     close: async () => {
       if (!closed) { closed = true; engine.close(db); }
     },

@@ -268,6 +268,34 @@ char *hiroba__merge_n(int db, const char *frame_json, size_t n) {
   return z;
 }
 
+/* Export-only shim (not in hiroba.h): {"ok":bool,"result":text} of
+** PRAGMA integrity_check, for crash tests and a page's own health check.
+** Caller frees. */
+char *hiroba__integrity_check(int db);
+
+char *hiroba__integrity_check(int db) {
+  store *s = get_store(db);
+  if (!s) return NULL;
+  strbuf text, out;
+  strbuf_init(&text);
+  strbuf_init(&out);
+  int rc = store_integrity(s, &text);
+  if (rc) {
+    strbuf_free(&text);
+    fail(rc, "%s", rc == HIROBA_ENOMEM ? "out of memory" : store_errmsg(s));
+    return NULL;
+  }
+  int sound = text.n == 2 && memcmp(text.z, "ok", 2) == 0;
+  strbuf_puts(&out, sound ? "{\"ok\":true,\"result\":" : "{\"ok\":false,\"result\":");
+  strbuf_json_string(&out, text.z ? text.z : "", text.n);
+  strbuf_putc(&out, '}');
+  strbuf_free(&text);
+  char *z = strbuf_finish(&out);
+  if (!z) fail(HIROBA_ENOMEM, "out of memory");
+  else ok();
+  return z;
+}
+
 /* Appends each row to a JSON array being built. */
 static int query_row(void *pCtx, const char *zJson, int nJson) {
   strbuf *sb = pCtx;

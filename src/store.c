@@ -279,6 +279,21 @@ int store_get_json(store *s, const unsigned char id[32], strbuf *sb) {
   return rc;
 }
 
+int store_integrity(store *s, strbuf *sb) {
+  sqlite3_stmt *q = NULL;
+  int rc = sqlite3_prepare_v2(s->db, "PRAGMA integrity_check", -1, &q, NULL);
+  if (rc != SQLITE_OK) return store_fail(s, rc, "cannot check integrity");
+  int n = 0;
+  while ((rc = sqlite3_step(q)) == SQLITE_ROW) {
+    if (n++) strbuf_putc(sb, '\n');
+    strbuf_append(sb, (const char *)sqlite3_column_text(q, 0),
+                  (size_t)sqlite3_column_bytes(q, 0));
+  }
+  sqlite3_finalize(q);
+  if (rc != SQLITE_DONE) return store_fail(s, rc, "cannot check integrity");
+  return sb->oom ? HIROBA_ENOMEM : 0;
+}
+
 /* --- storage rules ---------------------------------------------------------- */
 
 static int is_replaceable(int kind) {

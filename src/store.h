@@ -58,6 +58,10 @@ int64_t store_latest(store *s, const unsigned char pubkey[32], int kind);
 ** event is stored, or a negative code. */
 int store_get_json(store *s, const unsigned char id[32], strbuf *sb);
 
+/* Appends the text of PRAGMA integrity_check ("ok" when sound, else one
+** problem per line) to sb. 0 or a negative code. */
+int store_integrity(store *s, strbuf *sb);
+
 /* The cheap checks, before paying for signature verification: already
 ** stored, tombstoned (deleted or replaced), muted author. STORE_OK,
 ** STORE_DUPLICATE, STORE_REJECTED (with *pzReason) or a negative code.

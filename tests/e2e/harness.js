@@ -1,0 +1,96 @@
+// harness.js -- what every browser test needs: a static server for the
+// browser package and test pages, and Debian's headless Chromium driven by
+// playwright-core (never a downloaded browser). Everything started here is
+// stopped by the returned close functions; tests call them in after().
+
+import { createServer } from 'node:http';
+import { readFile, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { extname, join, normalize, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const repo = fileURLToPath(new URL('../..', import.meta.url));
+
+const MIME = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.json': 'application/json',
+};
+
+// URL prefix -> folder. /hiroba/ is the browser package as `make` builds it.
+const ROUTES = [
+  ['/hiroba/', join(repo, 'build/hiroba')],
+  ['/pages/', join(repo, 'tests/e2e/pages')],
+  ['/node_modules/', join(repo, 'node_modules')],
+];
+
+// Serves ROUTES on 127.0.0.1 at an ephemeral port (no COOP/COEP headers:
+// Hiroba must not need them). -> { origin, close() }
+export async function startServer() {
+  const server = createServer(async (req, res) => {
+    const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    const route = ROUTES.find(([prefix]) => path.startsWith(prefix));
+    const file = route && normalize(join(route[1], path.slice(route[0].length)));
+    if (!file || !file.startsWith(route[1] + sep)) {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+      return;
+    }
+    try {
+      const body = await readFile(file);
+      res.writeHead(200, {
+        'content-type': MIME[extname(file)] ?? 'application/octet-stream',
+        'cache-control': 'no-store',
+      }).end(body);
+    } catch {
+      res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
+    }
+  });
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  return {
+    origin: `http://127.0.0.1:${port}`,
+    close: () => new Promise((resolve) => {
+      server.closeAllConnections();
+      server.close(resolve);
+    }),
+  };
+}
+
+// Flags verified on these machines (see TOOLCHAIN.md): without the
+// networking ones Chromium floods the closed network with connections.
+const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
+  '--no-first-run', '--disable-background-networking',
+  '--disable-component-update', '--disable-sync'];
+
+// A persistent profile in a fresh temp folder: real on-disk OPFS that
+// survives a browser restart (incognito contexts keep OPFS in memory).
+// -> { context, dir, close() }; close() also removes the folder unless
+// keepDir (to reopen the same profile later, then remove it yourself).
+export async function launchProfile({ dir, keepDir = false } = {}) {
+  const folder = dir ?? await mkdtemp(join(tmpdir(), 'hiroba-profile-'));
+  const context = await chromium.launchPersistentContext(folder, {
+    executablePath: '/usr/bin/chromium',
+    args: ARGS,
+    headless: true,
+  });
+  return {
+    context,
+    dir: folder,
+    close: async () => {
+      await context.close().catch(() => {});
+      if (!keepDir) await rm(folder, { recursive: true, force: true });
+    },
+  };
+}
+
+// Collects a page's console errors and uncaught exceptions, so a test can
+// assert there were none and show them when it fails.
+export function watchErrors(page) {
+  const errors = [];
+  page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
+  page.on('console', (msg) => { if (msg.type() === 'error') errors.push(`console: ${msg.text()}`); });
+  return errors;
+}
