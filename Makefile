@@ -7,7 +7,8 @@
 #                   checksummed third-party C sources (deps/, git-ignored)
 #   make native     the same C built natively: build/native/libhiroba.a, and
 #                   the C test binaries under AddressSanitizer + UBSan
-#   make test       setup, build, then every suite: native C tests, node --test
+#   make test       setup, build, then every suite: native C tests, node --test,
+#                   browser tests (tests/e2e, headless Chromium)
 #   make demo       setup, build, serve the demo on http://127.0.0.1:8080
 #   make clean      remove our objects and outputs (keeps the cached
 #                   third-party objects, so SQLite is not rebuilt)
@@ -29,7 +30,7 @@ SRC := strbuf hex sha256 json crypto event vfs store query merge hiroba
 NATIVE_SRC := $(SRC) storage_posix
 WASM_SRC := $(SRC) storage_js
 # js-glue modules that make up the browser package (copied to build/hiroba/).
-BROWSER_JS := feed engine
+BROWSER_JS := index worker feed engine storage-opfs
 TESTS := $(patsubst tests/native/%.c,%,$(wildcard tests/native/test_*.c))
 
 SQLITE_DEFS := -DSQLITE_OS_OTHER=1 -DSQLITE_THREADSAFE=0 -DSQLITE_TEMP_STORE=3 \
@@ -66,7 +67,7 @@ WASM_LDFLAGS := -sMODULARIZE -sEXPORT_ES6 -sEXPORT_NAME=createHirobaModule \
   -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8 \
   --js-library js-glue/storage-library.js
 
-.PHONY: all wasm native test test-native test-node setup demo clean distclean check-emcc
+.PHONY: all wasm native test test-native test-node test-e2e setup demo clean distclean check-emcc
 .DELETE_ON_ERROR:
 
 all: wasm
@@ -139,13 +140,43 @@ $(B)/asan/hostile_runner: tests/native/hostile_runner.c tests/native/check.h $(B
 test-native: native
 	@set -e; for t in $(TESTS); do echo "# $$t"; ASAN_OPTIONS=detect_leaks=1 $(B)/asan/$$t; done
 
-test-node: wasm node_modules/.stamp
+# --- wasm test modules (test-only C built to wasm, e.g. the VFS suite) ---------
+WASM_TESTS := $(B)/test/vfs_suite.mjs
+
+# The VFS suite: tests/wasm/vfs_suite.c on the real wasm VFS (our objects and
+# the cached SQLite object, not recompiled), with the storage the host
+# passes in: node:fs (tests/node) or OPFS (tests/e2e). Its exports, listed
+# once here, must match the C file and tests/shared/vfs-suite.js.
+VFS_SUITE_EXPORTS := vfs_suite_set_prefix vfs_suite_message vfs_suite_cleanup \
+  vfs_test_register vfs_test_open vfs_test_open_temp vfs_test_write_read \
+  vfs_test_short_read vfs_test_truncate vfs_test_file_size vfs_test_sync \
+  vfs_test_delete vfs_test_access vfs_test_full_pathname vfs_test_randomness \
+  vfs_test_current_time vfs_test_last_error vfs_test_locks vfs_test_sector_device \
+  vfs_test_sql_wal_reopen vfs_test_sql_rollback_wal vfs_test_sql_rollback_journal \
+  vfs_test_sql_temp_time_random malloc free
+VFS_SUITE_OBJS := $(B)/wasm/third/sqlite3.o $(B)/wasm/vfs.o $(B)/wasm/storage_js.o
+$(B)/test/vfs_suite.mjs: tests/wasm/vfs_suite.c src/storage.h $(VFS_SUITE_OBJS) js-glue/storage-library.js | check-emcc
+	@mkdir -p $(@D)
+	$(EMCC) $(WASM_FLAGS) $(OUR_WARN) $(SQLITE_DEFS) $(INCLUDES) \
+	  -sMODULARIZE -sEXPORT_ES6 -sEXPORT_NAME=createVfsSuiteModule \
+	  -sENVIRONMENT=web,worker -sFILESYSTEM=0 -sALLOW_MEMORY_GROWTH=1 \
+	  -sEXPORTED_FUNCTIONS=$(subst $(space),$(comma),$(strip $(patsubst %,_%,$(VFS_SUITE_EXPORTS)))) \
+	  -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8 \
+	  --js-library js-glue/storage-library.js \
+	  tests/wasm/vfs_suite.c $(VFS_SUITE_OBJS) -o $@
+
+test-node: wasm $(WASM_TESTS) node_modules/.stamp
 	$(NODE) --test --test-concurrency=2 tests/node/
 
+# Browser suites share one machine's two cores with Chromium: one at a time.
+test-e2e: wasm $(WASM_TESTS) node_modules/.stamp
+	$(NODE) --test --test-concurrency=1 tests/e2e/
+
 test: setup
-	$(MAKE) -j2 wasm native
+	$(MAKE) -j2 wasm native $(WASM_TESTS)
 	$(MAKE) test-native
 	$(MAKE) test-node
+	$(MAKE) test-e2e
 
 demo: setup wasm
 	@if [ -f web/server.js ]; then $(NODE) web/server.js; \

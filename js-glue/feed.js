@@ -14,6 +14,11 @@ export class Feed {
     this._listeners = new Map(); // event name -> Set of functions
     this._pubkey = null;         // cached: the identity never changes
     this._closed = false;
+    // A backend that reports stored events itself (the browser's worker,
+    // which also hears about other tabs' events) is the only source;
+    // otherwise this feed announces what its own calls stored.
+    this._external = typeof backend.subscribe === 'function';
+    if (this._external) backend.subscribe((event) => this._emit('event', event));
   }
 
   // --- events ---------------------------------------------------------------
@@ -59,7 +64,7 @@ export class Feed {
     this._check();
     const { json, isNew } = await this._backend.post(JSON.stringify(draft));
     const event = JSON.parse(json);
-    if (isNew) this._emit('event', event);
+    if (isNew && !this._external) this._emit('event', event);
     return event;
   }
 
@@ -70,7 +75,7 @@ export class Feed {
     const text = typeof frame === 'string' || frame instanceof Uint8Array
       ? frame : JSON.stringify(frame);
     const result = JSON.parse(await this._backend.merge(text));
-    if (result.accepted.length && this._hasListeners('event')) {
+    if (!this._external && result.accepted.length && this._hasListeners('event')) {
       for (const event of await this.query({ ids: result.accepted })) {
         this._emit('event', event);
       }

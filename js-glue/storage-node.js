@@ -47,6 +47,19 @@ const CODES = {
 // Shared by every storage object of this process (module scope).
 const owners = new Map();
 
+// The name under which a file is owned: its folder's real path (symlinks
+// resolved, so two spellings of one folder are one key) and its own name.
+// (Hard links to one file are still two keys; Node has no file locks to
+// catch them.)
+function ownerKey(p) {
+  const abs = path.resolve(p);
+  try {
+    return path.join(fs.realpathSync(path.dirname(abs)), path.basename(abs));
+  } catch {
+    return abs; // no such folder: the open fails anyway
+  }
+}
+
 export function createNodeStorage() {
   const files = new Map();   // fd -> { path, key } for every open handle
   let lastError = 'no error';
@@ -94,7 +107,7 @@ export function createNodeStorage() {
   self.open = (file, flags) => {
     try {
       const p = String(file);
-      const key = path.resolve(p);
+      const key = ownerKey(p);
       const owner = owners.get(key);
       if (owner && owner.storage !== self) {
         return failMsg(STORAGE_EBUSY,

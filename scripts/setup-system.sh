@@ -10,6 +10,7 @@ command -v clang  >/dev/null 2>&1 || need+=(clang)
 command -v dpkg-source >/dev/null 2>&1 || need+=(dpkg-dev)
 # Headless browser tests drive Debian's chromium (never a downloaded one).
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v turnserver >/dev/null 2>&1 || need+=(coturn)
 # clang's sanitizer and libFuzzer runtimes for the native test build.
 dpkg -s libclang-rt-14-dev >/dev/null 2>&1 || need+=(libclang-rt-14-dev)
 

@@ -21,12 +21,13 @@
 #include "merge.h"
 #include "store.h"
 #include "strbuf.h"
+#include "vfs.h"
 
 #define MAX_HANDLES 16
 
 static store *aStore[MAX_HANDLES + 1]; /* index = handle; slot 0 unused */
 static int iErrCode;                   /* code of the last failure */
-static char zErrMsg[512];              /* message of the last failure */
+static char zErrMsg[1200];             /* message of the last failure */
 
 /* Records a failure and returns its code, so callers can `return fail(..)`. */
 static int fail(int rc, const char *zFmt, ...) {
@@ -51,6 +52,7 @@ static int64_t now(void) { return (int64_t)time(NULL); }
 
 /* The store behind a handle, or NULL (and the error set). */
 static store *get_store(int db) {
+  vfs_clear_error();
   if (db < 1 || db > MAX_HANDLES || !aStore[db]) {
     fail(HIROBA_EHANDLE, "no open database has handle %d", db);
     return NULL;
@@ -79,6 +81,7 @@ static int ensure_identity(store *s) {
 
 int hiroba_open(const char *path) {
   if (!path || !path[0]) return fail(HIROBA_EINVAL, "open needs a path");
+  vfs_clear_error();
   int db = 1;
   while (db <= MAX_HANDLES && aStore[db]) db++;
   if (db > MAX_HANDLES) {

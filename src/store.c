@@ -36,6 +36,7 @@
 #include "hiroba.h"
 #include "sqlite3.h"
 #include "store_internal.h"
+#include "vfs.h"
 
 static const char *const kSchema =
   "CREATE TABLE IF NOT EXISTS event("
@@ -112,7 +113,7 @@ struct store {
   sqlite3_stmt *aStmt[Q_COUNT];   /* prepared statements, see kSql */
   unsigned char self[32];         /* the local user's pubkey */
   int hasSelf;                    /* nonzero once self is known */
-  char zErr[256];                 /* message of the last failure */
+  char zErr[1024];                /* message of the last failure */
 };
 
 sqlite3 *store_db(store *s) { return s->db; }
@@ -123,8 +124,12 @@ const char *store_errmsg(store *s) { return s ? s->zErr : "out of memory"; }
 int store_fail(store *s, int rc, const char *zWhat) {
   int ext = rc;
   rc &= 0xff;
-  snprintf(s->zErr, sizeof s->zErr, "%s: %s", zWhat,
-           s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(ext));
+  /* The VFS knows which file and why ("open /x/a.db (ENOENT: ...)");
+  ** SQLite's text alone does not say. */
+  const char *zVfs = vfs_last_error();
+  snprintf(s->zErr, sizeof s->zErr, "%s: %s%s%s", zWhat,
+           s->db ? sqlite3_errmsg(s->db) : sqlite3_errstr(ext),
+           zVfs[0] ? ": " : "", zVfs);
   switch (rc) {
     case SQLITE_NOMEM: return HIROBA_ENOMEM;
     case SQLITE_FULL: return HIROBA_EFULL;

@@ -82,6 +82,13 @@ static HbLockNode *pLockList = 0;   /* lock nodes of every open path */
 static char zLastErr[600] = "";     /* message of the last failure */
 static int iLastErr = 0;            /* its code for sqlite3_system_errno() */
 
+const char *vfs_last_error(void){ return zLastErr; }
+
+void vfs_clear_error(void){
+  zLastErr[0] = 0;
+  iLastErr = 0;
+}
+
 /*
 ** Records a failure: rc is the SQLite code to return, rcStorage the
 ** storage code behind it (0 when the VFS itself refused), zFmt the

@@ -15,4 +15,13 @@
 ** Called by sqlite3_os_init(); safe to call more than once. */
 int vfs_register(void);
 
+/* The message of the VFS's most recent failure since vfs_clear_error()
+** (path, operation and the storage layer's reason), or "" when none.
+** SQLite's own messages ("unable to open database file") do not carry
+** it, so the engine appends it to the errors it reports. */
+const char *vfs_last_error(void);
+/* Forgets the last failure; the engine calls it as each API call starts,
+** so a message never outlives the call it belongs to. */
+void vfs_clear_error(void);
+
 #endif

@@ -25,6 +25,8 @@ const ROUTES = [
   ['/hiroba/', join(repo, 'build/hiroba')],
   ['/pages/', join(repo, 'tests/e2e/pages')],
   ['/node_modules/', join(repo, 'node_modules')],
+  ['/test-build/', join(repo, 'build/test')],
+  ['/shared/', join(repo, 'tests/shared')],
 ];
 
 // Serves ROUTES on 127.0.0.1 at an ephemeral port (no COOP/COEP headers:
@@ -32,6 +34,11 @@ const ROUTES = [
 export async function startServer() {
   const server = createServer(async (req, res) => {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
+    if (path === '/favicon.ico') {
+      // Browsers ask for it on every page; a 404 would read as an error.
+      res.writeHead(204).end();
+      return;
+    }
     const route = ROUTES.find(([prefix]) => path.startsWith(prefix));
     const file = route && normalize(join(route[1], path.slice(route[0].length)));
     if (!file || !file.startsWith(route[1] + sep)) {

@@ -29,12 +29,13 @@ export function tempDir(t, prefix = 'hiroba-test-') {
   return dir;
 }
 
-/* Opens a feed on a new database in a temp dir. The after hooks close it
-** (if the test did not) and then remove the directory: t.after hooks run in
-** reverse order of registration. Returns { feed, dir, path, reopen }. */
+/* Opens a feed on a new database in a temp dir. One after hook closes it
+** (if the test did not) and then removes the directory, in that order
+** (t.after hooks run in registration order, so one hook does both).
+** Returns { feed, dir, path, reopen }. */
 export async function tempFeed(t, name = 'feed.db') {
   const openFeed = await loadOpenFeed();
-  const dir = tempDir(t);
+  const dir = mkdtempSync(join(tmpdir(), 'hiroba-test-'));
   const path = join(dir, name);
   const open = [];
   const track = async () => {
@@ -46,7 +47,10 @@ export async function tempFeed(t, name = 'feed.db') {
     open.push(() => (closed ? undefined : feed.close()));
     return feed;
   };
-  t.after(async () => { for (const c of open.reverse()) await c(); });
+  t.after(async () => {
+    for (const c of open.reverse()) await c();
+    rmSync(dir, { recursive: true, force: true });
+  });
   const feed = await track();
   return { feed, dir, path, reopen: track };
 }

@@ -1,0 +1,106 @@
+// index.js -- the browser entry of the package ('hiroba'): the engine runs
+// in a dedicated module Worker (worker.js), its SQLite database in the
+// Origin Private File System. No COOP/COEP headers are needed: the VFS is
+// synchronous inside the worker, over OPFS sync access handles.
+//
+//   import { openFeed } from '/hiroba/index.js';
+//   const feed = await openFeed({ name: 'default' });
+//
+// Several tabs (or several openFeed calls) may open the same name: one
+// worker owns the database and the others work through it, taking over
+// when it goes away (see worker.js).
+
+import { HirobaError } from './engine.js';
+import { Feed } from './feed.js';
+
+export { Feed } from './feed.js';
+export { HirobaError } from './engine.js';
+
+// What this browser lacks for Hiroba, or null.
+export function unsupported() {
+  if (typeof Worker !== 'function') return 'Web Workers';
+  if (!globalThis.navigator?.storage?.getDirectory) return 'the Origin Private File System (OPFS)';
+  if (!globalThis.navigator?.locks) return 'Web Locks';
+  if (typeof BroadcastChannel !== 'function') return 'BroadcastChannel';
+  if (!globalThis.isSecureContext) return 'a secure context (https:// or http://127.0.0.1)';
+  return null;
+}
+
+// A promise RPC over one worker: {type, messageId, args} out, the same
+// messageId back with a result or {operation, code, message}.
+class WorkerClient {
+  constructor(worker) {
+    this.worker = worker;
+    this.nextId = 1;
+    this.pending = new Map(); // messageId -> {resolve, reject, operation}
+    this.onEvent = null;
+    this.dead = null;         // the error every call gets once the worker died
+    worker.onmessage = ({ data }) => this._receive(data);
+    worker.onerror = (e) => {
+      e.preventDefault?.();
+      this._die(new HirobaError(-10, `hiroba: the worker failed: ${e.message ?? 'script error'}`, 'worker'));
+    };
+    worker.onmessageerror = () => this._die(new HirobaError(-10, 'hiroba: unreadable message from the worker', 'worker'));
+  }
+
+  _receive(data) {
+    if (data?.type === 'event') {
+      this.onEvent?.(data.result);
+      return;
+    }
+    const call = this.pending.get(data?.messageId);
+    if (!call) return;
+    this.pending.delete(data.messageId);
+    if (data.type === 'error') {
+      const { operation, code, message } = data.result;
+      call.reject(new HirobaError(code, message, operation));
+    } else {
+      call.resolve(data.result);
+    }
+  }
+
+  _die(err) {
+    this.dead = err;
+    for (const call of this.pending.values()) call.reject(err);
+    this.pending.clear();
+  }
+
+  request(type, args) {
+    if (this.dead) return Promise.reject(this.dead);
+    return new Promise((resolve, reject) => {
+      const messageId = this.nextId++;
+      this.pending.set(messageId, { resolve, reject });
+      this.worker.postMessage({ type, messageId, args });
+    });
+  }
+
+  call(op, params) { return this.request('call', { op, params }); }
+}
+
+export async function openFeed({ name = 'default' } = {}) {
+  const lacking = unsupported();
+  if (lacking) throw new HirobaError(-1, `hiroba: this browser lacks ${lacking}`, 'open');
+  const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: `hiroba:${name}` });
+  const client = new WorkerClient(worker);
+  try {
+    await client.request('open', { name });
+  } catch (err) {
+    worker.terminate();
+    throw err;
+  }
+  const feed = new Feed({
+    identity: () => client.call('identity'),
+    post: (draft) => client.call('post', draft),
+    merge: (frame) => client.call('merge', frame),
+    query: (filter) => client.call('query', filter),
+    integrityCheck: () => client.call('integrityCheck'),
+    close: async () => {
+      try { await client.call('close'); } finally { worker.terminate(); }
+    },
+    // Events come from the owner worker, whichever tab made them.
+    subscribe: (fn) => { client.onEvent = fn; },
+  });
+  // For tests and diagnostics: the worker, to simulate a crash.
+  Object.defineProperty(feed, '_worker', { value: worker });
+  return feed;
+}

@@ -1,0 +1,248 @@
+// worker.js -- the dedicated module Worker behind the browser entry
+// (index.js). One per openFeed() call; of all the workers of one origin
+// that open the same database name, exactly one owns it.
+//
+// Ownership is a Web Lock named "hiroba:<name>": the worker holding it
+// opens the OPFS files (their sync access handles are exclusive anyway),
+// runs the engine, and serves every other worker of that name over a
+// BroadcastChannel. The others wait in the lock's queue; when the owner's
+// tab closes or its worker dies, the browser releases the lock, the next
+// worker in line takes over, and requests that were in flight are sent
+// again to it. Everything it can do is idempotent when repeated:
+// merges and queries by nature, and posts because the original caller's
+// worker stamps created_at on non-replaceable drafts before the first
+// send, so a resent post has the same id and is stored once.
+//
+// Messages with the main thread (index.js), after the sqlite ext/wasm
+// Worker1 shape:
+//   in:  {type: 'open', messageId, args: {name}}
+//        {type: 'call', messageId, args: {op, params}}
+//   out: {type: 'open' | 'call', messageId, result}
+//        {type: 'error', messageId, result: {operation, code, message}}
+//        {type: 'event', result: event}     every newly stored event
+// Messages between workers, on the BroadcastChannel "hiroba:<name>":
+//   {kind: 'req', from, id, op, params}       a call for the owner
+//   {kind: 'res', to, id, result} | {kind: 'res', to, id, error}
+//   {kind: 'owner', from}                     a new owner is serving
+//   {kind: 'events', events}                  newly stored events
+
+import createHirobaModule from './hiroba.mjs';
+import { Engine } from './engine.js';
+import { openOpfsStorage } from './storage-opfs.js';
+
+const OPS = new Set(['identity', 'post', 'merge', 'query', 'integrityCheck']);
+// How long a new owner keeps trying for the OPFS handles after it gets
+// the lock: the old holder's handles are released 15-22 ms after it dies.
+const HANDLE_RETRY_MS = 3000;
+
+const self_ = globalThis;
+const workerId = crypto.randomUUID();
+
+let name = null;           // database name
+let channel = null;        // BroadcastChannel to the other workers
+let role = 'starting';     // 'follower' | 'owner' | 'failed' | 'closed'
+let failure = null;        // {code, message} when taking ownership failed
+let engine = null;         // owner only
+let db = 0;                // owner only: engine handle
+let storage = null;        // owner only: OPFS pool
+let releaseLock = null;    // owner only: resolves the held lock
+let nextId = 1;
+const pending = new Map(); // id -> {op, params, resolve, reject}: our calls
+
+function replyError(messageId, operation, err) {
+  self_.postMessage({
+    type: 'error',
+    messageId,
+    result: { operation, code: err.code ?? -10, message: err.message ?? String(err) },
+  });
+}
+
+// --- the owner's side ---------------------------------------------------------
+
+// Runs one operation on the engine; returns a structured-cloneable result.
+function execute(op, params) {
+  switch (op) {
+    case 'identity': return engine.identity(db);
+    case 'post': return engine.post(db, params);
+    case 'merge': return engine.merge(db, params);
+    case 'query': return engine.query(db, params);
+    case 'integrityCheck': return engine.integrityCheck(db);
+    default: throw Object.assign(new Error(`unknown operation ${op}`), { code: -1 });
+  }
+}
+
+// Tells every worker (this one included, through its main thread) about
+// events that are new to the database.
+function announce(events) {
+  if (!events.length) return;
+  for (const event of events) self_.postMessage({ type: 'event', result: event });
+  channel.postMessage({ kind: 'events', events });
+}
+
+// execute() plus the events it stored.
+function executeAndAnnounce(op, params) {
+  const result = execute(op, params);
+  if (op === 'post' && result.isNew) {
+    announce([JSON.parse(result.json)]);
+  } else if (op === 'merge') {
+    const { accepted } = JSON.parse(result);
+    if (accepted.length) announce(JSON.parse(engine.query(db, JSON.stringify({ ids: accepted }))));
+  }
+  return result;
+}
+
+async function becomeOwner() {
+  try {
+    storage = await openOpfsStorage(name, { retryMs: HANDLE_RETRY_MS });
+    engine = new Engine(await createHirobaModule({ hirobaStorage: storage }));
+    db = engine.open(storage.path);
+  } catch (err) {
+    storage?.release();
+    storage = null;
+    engine = null;
+    role = 'failed';
+    failure = {
+      code: err.code ?? -3,
+      message: `hiroba: cannot take over database "${name}": ${err.message}`,
+    };
+    // Whoever waits on us gets the reason instead of waiting forever.
+    for (const [id, call] of pending) { pending.delete(id); call.reject(failure); }
+    channel.postMessage({ kind: 'failed', from: workerId, error: failure });
+    return;
+  }
+  role = 'owner';
+  channel.postMessage({ kind: 'owner', from: workerId });
+  // Our own calls that were waiting for an owner run here now.
+  for (const [id, call] of pending) {
+    pending.delete(id);
+    runLocal(call);
+  }
+}
+
+function runLocal(call) {
+  try {
+    call.resolve(executeAndAnnounce(call.op, call.params));
+  } catch (err) {
+    call.reject({ code: err.code ?? -10, message: err.message });
+  }
+}
+
+// --- every worker's side ------------------------------------------------------
+
+function onChannel({ data }) {
+  if (!data || typeof data !== 'object') return;
+  if (data.kind === 'req' && role === 'owner') {
+    let reply;
+    try {
+      reply = { kind: 'res', to: data.from, id: data.id, result: executeAndAnnounce(data.op, data.params) };
+    } catch (err) {
+      reply = { kind: 'res', to: data.from, id: data.id, error: { code: err.code ?? -10, message: err.message } };
+    }
+    channel.postMessage(reply);
+  } else if (data.kind === 'res' && data.to === workerId) {
+    const call = pending.get(data.id);
+    if (!call) return;
+    pending.delete(data.id);
+    if (data.error) call.reject(data.error);
+    else call.resolve(data.result);
+  } else if (data.kind === 'owner' && role !== 'owner') {
+    // A new owner: whatever we sent to the old one may be lost with it.
+    for (const [id, call] of pending) send(id, call);
+  } else if (data.kind === 'failed' && role !== 'owner') {
+    for (const [id, call] of pending) { pending.delete(id); call.reject(data.error); }
+  } else if (data.kind === 'events') {
+    for (const event of data.events) self_.postMessage({ type: 'event', result: event });
+  }
+}
+
+function send(id, call) {
+  channel.postMessage({ kind: 'req', from: workerId, id, op: call.op, params: call.params });
+}
+
+// A draft of a kind that is not replaceable gets its created_at now, once,
+// so that sending it again after an owner change yields the same event.
+function stampDraft(draftJson) {
+  const draft = JSON.parse(draftJson);
+  const replaceable = draft.kind === 0 || draft.kind === 3 || (draft.kind >= 10000 && draft.kind < 20000);
+  if (!replaceable && draft.created_at === undefined && draft && typeof draft === 'object') {
+    draft.created_at = Math.floor(Date.now() / 1000);
+  }
+  return JSON.stringify(draft);
+}
+
+function call(op, params) {
+  return new Promise((resolve, reject) => {
+    if (op === 'post') {
+      try { params = stampDraft(params); } catch { /* the engine will say what is wrong */ }
+    }
+    const id = `${workerId}:${nextId++}`;
+    const entry = { op, params, resolve, reject };
+    if (role === 'owner') return runLocal(entry);
+    if (role === 'failed') return reject(failure);
+    if (role === 'closed') return reject({ code: -7, message: 'hiroba: the feed is closed' });
+    pending.set(id, entry);
+    send(id, entry);
+  });
+}
+
+async function open(args) {
+  name = args.name;
+  channel = new BroadcastChannel(`hiroba:${name}`);
+  channel.onmessage = onChannel;
+  role = 'follower';
+  const lockName = `hiroba:${name}`;
+  // Holding the lock is owning the database; returning from the callback
+  // (closed, or failed to open) lets the next worker in line try.
+  const own = async (settled) => {
+    if (role === 'closed') return;
+    await becomeOwner();
+    settled?.();
+    if (role === 'owner') await new Promise((resolve) => { releaseLock = resolve; });
+  };
+  // Try at once: the first worker of a name answers openFeed() only after
+  // the database is open, so that open errors reach the caller. The others
+  // are followers, usable at once, and queue for ownership.
+  const tookIt = await new Promise((resolve) => {
+    navigator.locks.request(lockName, { ifAvailable: true },
+      (lock) => (lock ? own(() => resolve(true)) : resolve(false)));
+  });
+  if (!tookIt) navigator.locks.request(lockName, () => own());
+  else if (role === 'failed') throw failure;
+  return { role };
+}
+
+function close() {
+  const wasOwner = role === 'owner';
+  role = 'closed';
+  for (const [id, c] of pending) { pending.delete(id); c.reject({ code: -7, message: 'hiroba: the feed is closed' }); }
+  if (wasOwner) {
+    try { engine.close(db); } finally {
+      storage.release();
+      releaseLock?.();
+    }
+  }
+  channel?.close();
+  return { closed: true };
+}
+
+self_.onmessage = async ({ data }) => {
+  const { type, messageId, args } = data ?? {};
+  try {
+    let result;
+    if (type === 'open') {
+      if (typeof args?.name !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(args.name)) {
+        throw Object.assign(new Error('hiroba: openFeed({ name }): name must be 1-64 of A-Z a-z 0-9 . _ -'), { code: -1 });
+      }
+      result = await open(args);
+    } else if (type === 'call' && args?.op === 'close') {
+      result = close();
+    } else if (type === 'call' && OPS.has(args?.op)) {
+      result = await call(args.op, args.params);
+    } else {
+      throw Object.assign(new Error(`hiroba: unknown message ${type}`), { code: -1 });
+    }
+    self_.postMessage({ type, messageId, result });
+  } catch (err) {
+    replyError(messageId, type === 'call' ? args?.op : type, err);
+  }
+};

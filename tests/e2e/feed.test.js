@@ -1,0 +1,209 @@
+// feed.test.js -- the browser entry in real Chromium: the engine in a
+// module Worker, SQLite on OPFS, persistence across reloads, several tabs
+// on one database, and crash safety when the worker is killed.
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { startServer, launchProfile, watchErrors } from './harness.js';
+
+let server;
+let profile;
+
+before(async () => {
+  server = await startServer();
+  profile = await launchProfile();
+});
+
+after(async () => {
+  await profile?.close();
+  await server?.close();
+});
+
+// A fresh page of the test origin with the package imported as window.hiroba.
+async function openPage() {
+  const page = await profile.context.newPage();
+  const errors = watchErrors(page);
+  await page.goto(`${server.origin}/pages/blank.html`);
+  await page.evaluate(async () => { window.hiroba = await import('/hiroba/index.js'); });
+  return { page, errors };
+}
+
+test('post, reload, and the post is still there; no cross-origin isolation needed', async () => {
+  const { page, errors } = await openPage();
+  const first = await page.evaluate(async () => {
+    const feed = await window.hiroba.openFeed({ name: 'persist' });
+    const { pubkey } = await feed.identity();
+    const event = await feed.post('hello from OPFS');
+    const found = await feed.query({ ids: [event.id] });
+    await feed.close();
+    return { pubkey, event, found: found.length, isolated: self.crossOriginIsolated };
+  });
+  assert.equal(first.found, 1);
+  assert.equal(first.isolated, false, 'the page must work without COOP/COEP');
+  assert.equal(first.event.content, 'hello from OPFS');
+
+  await page.reload();
+  await page.evaluate(async () => { window.hiroba = await import('/hiroba/index.js'); });
+  const second = await page.evaluate(async (id) => {
+    const feed = await window.hiroba.openFeed({ name: 'persist' });
+    const { pubkey } = await feed.identity();
+    const events = await feed.query({ ids: [id] });
+    const integrity = await feed.checkIntegrity();
+    await feed.close();
+    return { pubkey, events, integrity };
+  }, first.event.id);
+  assert.equal(second.pubkey, first.pubkey, 'the identity persists');
+  assert.deepEqual(second.events, [first.event]);
+  assert.equal(second.integrity.ok, true);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('feed.on("event") reports local posts and accepted merges', async () => {
+  const { page, errors } = await openPage();
+  const seen = await page.evaluate(async () => {
+    const a = await window.hiroba.openFeed({ name: 'events-a' });
+    const b = await window.hiroba.openFeed({ name: 'events-b' });
+    const seenA = [];
+    const seenB = [];
+    a.on('event', (e) => seenA.push(e.id));
+    b.on('event', (e) => seenB.push(e.id));
+    const post = await a.post('travels');
+    const result = await b.merge(['EVENT', post]);
+    await b.merge(['EVENT', post]); // a duplicate: no second announcement
+    await new Promise((r) => setTimeout(r, 50));
+    await a.close();
+    await b.close();
+    return { id: post.id, seenA, seenB, accepted: result.accepted };
+  });
+  assert.deepEqual(seen.seenA, [seen.id]);
+  assert.deepEqual(seen.accepted, [seen.id]);
+  assert.deepEqual(seen.seenB, [seen.id]);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('bad names and bad input are clear errors, and the worker keeps serving', async () => {
+  const { page } = await openPage();
+  const out = await page.evaluate(async () => {
+    const errs = [];
+    try { await window.hiroba.openFeed({ name: '../etc' }); } catch (e) { errs.push([e.code, e.message]); }
+    const feed = await window.hiroba.openFeed({ name: 'bad-input' });
+    try { await feed.query({ search: 'x' }); } catch (e) { errs.push([e.code, e.message]); }
+    const merged = await feed.merge(new Uint8Array([0x5b, 0x00, 0x5d]));
+    const post = await feed.post('still alive');
+    await feed.close();
+    return { errs, merged, post: post.content };
+  });
+  assert.equal(out.errs.length, 2);
+  assert.ok(out.errs[0][0] < 0 && /name/.test(out.errs[0][1]), out.errs[0][1]);
+  assert.ok(out.errs[1][0] < 0 && /unsupported/.test(out.errs[1][1]), out.errs[1][1]);
+  assert.equal(out.merged.accepted.length, 0);
+  assert.match(out.merged.rejected[0].reason, /^invalid:/);
+  assert.equal(out.post, 'still alive');
+  await page.close();
+});
+
+test('two tabs share one database; the other tab takes over when the owner closes', async () => {
+  const a = await openPage();
+  const b = await openPage();
+  await a.page.evaluate(async () => {
+    window.feed = await window.hiroba.openFeed({ name: 'tabs' });
+    window.seen = [];
+    window.feed.on('event', (e) => window.seen.push(e.id));
+  });
+  await b.page.evaluate(async () => {
+    window.feed = await window.hiroba.openFeed({ name: 'tabs' });
+    window.seen = [];
+    window.feed.on('event', (e) => window.seen.push(e.id));
+  });
+  const idA = await a.page.evaluate(async () => (await window.feed.identity()).pubkey);
+  const idB = await b.page.evaluate(async () => (await window.feed.identity()).pubkey);
+  assert.equal(idA, idB, 'one database, one identity');
+
+  const fromB = await b.page.evaluate(async () => (await window.feed.post('from tab B')).id);
+  const fromA = await a.page.evaluate(async () => (await window.feed.post('from tab A')).id);
+  // Each tab hears about both posts, whichever tab made them.
+  for (const tab of [a, b]) {
+    await tab.page.waitForFunction((ids) => ids.every((id) => window.seen.includes(id)), [fromA, fromB]);
+  }
+
+  // The owner tab goes away while B has posts in flight through it: B
+  // takes over, resends what was unanswered, and every post lands once.
+  await b.page.evaluate(() => {
+    window.inFlight = Promise.all(Array.from({ length: 20 }, (_, i) => window.feed.post(`in flight ${i}`)));
+  });
+  await a.page.close();
+  const after = await b.page.evaluate(async () => {
+    const flown = await window.inFlight;
+    const post = await window.feed.post('after takeover');
+    const all = await window.feed.query({ kinds: [1] });
+    return {
+      flown: flown.length,
+      post: post.id,
+      all: all.map((e) => e.content).sort(),
+      integrity: await window.feed.checkIntegrity(),
+    };
+  });
+  assert.equal(after.flown, 20);
+  const expected = ['after takeover', 'from tab A', 'from tab B',
+    ...Array.from({ length: 20 }, (_, i) => `in flight ${i}`)].sort();
+  assert.deepEqual(after.all, expected, 'every post once, none lost');
+  assert.equal(after.integrity.ok, true);
+
+  // A new tab joins as a follower of B.
+  const c = await openPage();
+  const seenByC = await c.page.evaluate(async () => {
+    const feed = await window.hiroba.openFeed({ name: 'tabs' });
+    const all = await feed.query({ kinds: [1] });
+    await feed.close();
+    return all.length;
+  });
+  assert.equal(seenByC, 23);
+  await b.page.evaluate(() => window.feed.close());
+  assert.deepEqual([...a.errors, ...b.errors, ...c.errors], []);
+  await b.page.close();
+  await c.page.close();
+});
+
+test('a killed worker loses no resolved post and leaves a sound database', async () => {
+  const { page } = await openPage();
+  const resolved = new Set();
+  for (let round = 0; round < 6; round++) {
+    const ids = await page.evaluate(async (round) => {
+      const feed = await window.hiroba.openFeed({ name: 'crash' });
+      const done = [];
+      let stop = false;
+      const loop = (async () => {
+        for (let i = 0; !stop; i++) {
+          try {
+            done.push((await feed.post(`round ${round} post ${i}`)).id);
+          } catch {
+            return; // the worker is gone
+          }
+        }
+      })();
+      // Let a stream of posts run, then kill the worker mid-stream.
+      while (done.length < 15 + round * 5) await new Promise((r) => setTimeout(r, 5));
+      feed._worker.terminate();
+      stop = true;
+      await Promise.race([loop, new Promise((r) => setTimeout(r, 200))]);
+      return done;
+    }, round);
+    for (const id of ids) resolved.add(id);
+    await page.reload();
+    await page.evaluate(async () => { window.hiroba = await import('/hiroba/index.js'); });
+    const check = await page.evaluate(async (ids) => {
+      // The old worker's lock and handles are released asynchronously;
+      // openFeed waits for them.
+      const feed = await window.hiroba.openFeed({ name: 'crash' });
+      const found = await feed.query({ ids });
+      const integrity = await feed.checkIntegrity();
+      await feed.close();
+      return { found: found.length, integrity };
+    }, [...resolved]);
+    assert.equal(check.integrity.ok, true, `round ${round}: ${check.integrity.result}`);
+    assert.equal(check.found, resolved.size, `round ${round}: every resolved post survives`);
+  }
+  await page.close();
+});
