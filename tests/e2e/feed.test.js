@@ -207,3 +207,37 @@ test('a killed worker loses no resolved post and leaves a sound database', async
   }
   await page.close();
 });
+
+test('when the database cannot be taken over, openFeed says so and nothing hangs', async () => {
+  const { page } = await openPage();
+  const out = await page.evaluate(async () => {
+    // Something else holds the OPFS file (a stray worker of another app
+    // version, say): the owner-to-be cannot get its handles.
+    const holder = new Worker(URL.createObjectURL(new Blob([`
+      onmessage = async () => {
+        const root = await navigator.storage.getDirectory();
+        const dir = await root.getDirectoryHandle('hiroba', { create: true });
+        const file = await dir.getFileHandle('stuck.db', { create: true });
+        self.handle = await file.createSyncAccessHandle();
+        postMessage('held');
+      };`], { type: 'text/javascript' })));
+    await new Promise((resolve) => { holder.onmessage = resolve; holder.postMessage('go'); });
+    let error = null;
+    try {
+      await window.hiroba.openFeed({ name: 'stuck' });
+    } catch (e) {
+      error = { code: e.code, message: e.message, operation: e.operation };
+    }
+    holder.terminate();
+    // Once the holder is gone the same name opens normally.
+    const feed = await window.hiroba.openFeed({ name: 'stuck' });
+    const post = await feed.post('free again');
+    await feed.close();
+    return { error, post: post.content };
+  });
+  assert.ok(out.error, 'openFeed must reject');
+  assert.equal(out.error.code, -4);
+  assert.match(out.error.message, /cannot take over database "stuck".*held by another tab or worker/s);
+  assert.equal(out.post, 'free again');
+  await page.close();
+});
