@@ -241,3 +241,41 @@ test('when the database cannot be taken over, openFeed says so and nothing hangs
   assert.equal(out.post, 'free again');
   await page.close();
 });
+
+test('storage quota exhausted: a clear HIROBA_EFULL, nothing lost, the worker keeps serving', async () => {
+  const { page } = await openPage();
+  // A real browser quota, lowered for this origin through the DevTools
+  // protocol, so that OPFS writes fail the way they do on a full profile.
+  const cdp = await profile.context.newCDPSession(page);
+  const usage = await page.evaluate(async () => (await navigator.storage.estimate()).usage);
+  await cdp.send('Storage.overrideQuotaForOrigin', { origin: server.origin, quotaSize: usage + 16 * 1024 * 1024 });
+  try {
+    const out = await page.evaluate(async () => {
+      const feed = await window.hiroba.openFeed({ name: 'quota' });
+      const stored = [];
+      let error = null;
+      const text = 'x'.repeat(60000);
+      for (let i = 0; i < 1000 && !error; i++) {
+        try {
+          stored.push((await feed.post(`${i} ${text}`)).id);
+        } catch (e) {
+          error = { code: e.code, message: e.message, operation: e.operation };
+        }
+      }
+      const found = await feed.query({ ids: stored });
+      const integrity = await feed.checkIntegrity();
+      await feed.close();
+      return { error, stored: stored.length, found: found.length, integrity };
+    });
+    assert.ok(out.error, 'posting must eventually fail');
+    assert.equal(out.error.code, -4, out.error.message);
+    assert.match(out.error.message, /full|quota/i);
+    assert.ok(out.stored > 0);
+    assert.equal(out.found, out.stored, 'every resolved post is still there');
+    assert.equal(out.integrity.ok, true);
+  } finally {
+    await cdp.send('Storage.overrideQuotaForOrigin', { origin: server.origin }).catch(() => {});
+    await cdp.detach().catch(() => {});
+  }
+  await page.close();
+});
