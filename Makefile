@@ -54,7 +54,7 @@ ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
   -fno-sanitize-recover=undefined
 
 # Every symbol JS may call; hiroba__* are export-only shims (not in hiroba.h).
-EXPORTS := hiroba_open hiroba_close hiroba_identity hiroba_post hiroba__post_ex hiroba_merge \
+EXPORTS := hiroba_open hiroba_close hiroba_identity hiroba_post hiroba__post_ex hiroba__sign hiroba_merge \
   hiroba__merge_n hiroba_query hiroba_free hiroba_errcode hiroba_errmsg \
   hiroba_constants hiroba__integrity_check malloc free
 comma := ,

@@ -93,6 +93,9 @@ export class Engine {
 
   // The methods below take and return JSON text; parsing is the caller's,
   // so a worker can forward text without decoding it.
+  // Signs a draft with the local identity without storing it; -> JSON text.
+  sign(db, draftJson) { return this._call('sign', this.m._hiroba__sign, db, draftJson); }
+
   // -> { json, isNew }: isNew is false when the same draft was already
   // stored (posted twice within a second); json is the stored event.
   post(db, draftJson) {

@@ -1,7 +1,8 @@
 // feed.js -- the feed API of DESIGN §5, the same in Node and browsers.
 //
 // A Feed talks to an engine through a small backend of promise-returning
-// calls -- identity(), post(draftJson) -> { json, isNew }, merge(frame),
+// calls -- identity(), post(draftJson) -> { json, isNew }, sign(draftJson),
+// merge(frame),
 // query(filterJson), integrityCheck(), close(), all JSON text -- which is the engine itself in Node (node.js) and a worker RPC
 // in browsers. Everything above that line (follow lists, profiles,
 // timelines, events) lives here once.
@@ -66,6 +67,13 @@ export class Feed {
     const event = JSON.parse(json);
     if (isNew && !this._external) this._emit('event', event);
     return event;
+  }
+
+  // Signs a draft {kind, content, tags} with the local identity without
+  // storing or announcing it (e.g. the signaling server's auth event).
+  async sign(draft) {
+    this._check();
+    return JSON.parse(await this._backend.sign(JSON.stringify(draft)));
   }
 
   // frame: an array/object (stringified here), a string, or a Uint8Array

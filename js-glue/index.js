@@ -91,6 +91,7 @@ export async function openFeed({ name = 'default' } = {}) {
   const feed = new Feed({
     identity: () => client.call('identity'),
     post: (draft) => client.call('post', draft),
+    sign: (draft) => client.call('sign', draft),
     merge: (frame) => client.call('merge', frame),
     query: (filter) => client.call('query', filter),
     integrityCheck: () => client.call('integrityCheck'),

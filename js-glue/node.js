@@ -47,6 +47,7 @@ export async function openFeed({ path } = {}) {
   return new Feed({
     identity: async () => engine.identity(db),
     post: async (draft) => engine.post(db, draft),
+    sign: async (draft) => engine.sign(db, draft),
     merge: async (frame) => engine.merge(db, frame),
     query: async (filter) => engine.query(db, filter),
     integrityCheck: async () => engine.integrityCheck(db),

@@ -181,7 +181,24 @@ char *hiroba_post(int db, const char *draft_json) {
   return hiroba__post_ex(db, draft_json, NULL);
 }
 
+/* Export-only shim (not in hiroba.h): signs a draft with the local
+** identity exactly as hiroba_post would, but stores nothing. For events
+** that are proofs rather than content: the kind-22242 answer to a
+** signaling server's challenge (NIP-42 style). Caller frees. */
+char *hiroba__sign(int db, const char *draft_json);
+
+static char *sign_draft(int db, const char *draft_json, int bStore, int *pIsNew);
+
 char *hiroba__post_ex(int db, const char *draft_json, int *pIsNew) {
+  return sign_draft(db, draft_json, 1, pIsNew);
+}
+
+char *hiroba__sign(int db, const char *draft_json) {
+  return sign_draft(db, draft_json, 0, NULL);
+}
+
+/* Signs a draft; with bStore, stores it too (see hiroba__post_ex). */
+static char *sign_draft(int db, const char *draft_json, int bStore, int *pIsNew) {
   if (pIsNew) *pIsNew = 0;
   store *s = get_store(db);
   if (!s) return NULL;
@@ -219,7 +236,7 @@ char *hiroba__post_ex(int db, const char *draft_json, int *pIsNew) {
     event_to_json(&ev, &json);
     if (json.oom) rc = HIROBA_ENOMEM;
   }
-  if (rc == 0) {
+  if (rc == 0 && bStore) {
     /* A duplicate is the same draft posted twice within a second: the
     ** second call succeeds, with the event the first one stored. */
     rc = store_insert(s, &ev, json.z, json.n, &zReason);
