@@ -1,0 +1,208 @@
+// server.js -- the dev server: one Node process that serves
+//
+//   /            the demo page (web/index.html) and its static files in web/
+//   /hiroba/*    the browser package as `make` builds it (build/hiroba/)
+//   /signal      WebSocket signaling (signal.js, DESIGN §6)
+//   /turn        ICE servers with short-lived TURN credentials (turn.js)
+//
+// on 127.0.0.1:$PORT (default 8080). `node web/server.js` runs it;
+// `make demo` builds the package first. Nothing here needs COOP/COEP; set
+// HIROBA_COOP_COEP=1 to send them anyway (to check the page works isolated).
+//
+// For tests: startServer({ port: 0 }) -> { url, port, close() }.
+
+import { createServer } from 'node:http';
+import { readFile, stat } from 'node:fs/promises';
+import { extname, join, resolve, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+import { createSignalServer } from './signal.js';
+
+const WEB = resolve(fileURLToPath(new URL('.', import.meta.url)));
+const PACKAGE = resolve(WEB, '../build/hiroba');
+
+const MIME = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json',
+  '.wasm': 'application/wasm',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+  '.ico': 'image/x-icon',
+  '.txt': 'text/plain; charset=utf-8',
+};
+
+// The server's own modules live in web/ too; they are not the page's.
+const PRIVATE = new Set(['server.js', 'signal.js', 'turn.js'].map((f) => join(WEB, f)));
+
+// Until turn.js exists: STUN only, per DESIGN §6 (no ICE servers configured).
+function stunOnlyHandler() {
+  return async (req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
+    res.end('{"iceServers":[]}');
+  };
+}
+
+async function loadTurnHandler(env) {
+  let mod;
+  try {
+    mod = await import('./turn.js');
+  } catch (err) {
+    // Only a missing turn.js falls back; a broken one is a real error.
+    if (err?.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('turn.js')) return stunOnlyHandler();
+    throw err;
+  }
+  return mod.createTurnHandler(env);
+}
+
+function plain(res, status, text, headers = {}) {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'cache-control': 'no-store', ...headers });
+  res.end(text);
+}
+
+// URL path -> file path inside `root`, or null when it would leave root.
+function inside(root, relative) {
+  const file = resolve(root, '.' + sep + relative);
+  return file.startsWith(root + sep) ? file : null;
+}
+
+async function serveFile(req, res, file, extra) {
+  let info;
+  try {
+    info = await stat(file);
+  } catch {
+    return plain(res, 404, 'not found\n', extra);
+  }
+  if (!info.isFile()) return plain(res, 404, 'not found\n', extra);
+  const body = await readFile(file);
+  res.writeHead(200, {
+    'content-type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream',
+    'content-length': body.length,
+    'cache-control': 'no-cache',
+    'x-content-type-options': 'nosniff',
+    ...extra,
+  });
+  res.end(req.method === 'HEAD' ? undefined : body);
+}
+
+// Starts the dev server. -> { url, port, server, signal, close() }
+//   port      0 for an ephemeral port (tests)
+//   turnEnv   the environment turn.js reads its secrets from
+//   coopCoep  send Cross-Origin-Opener/Embedder-Policy headers (never needed)
+//   signal    options for createSignalServer (limits, heartbeatMs, ...)
+export async function startServer({
+  port = 8080,
+  host = '127.0.0.1',
+  turnEnv = process.env,
+  coopCoep = false,
+  signal: signalOptions = {},
+} = {}) {
+  const turn = await loadTurnHandler(turnEnv);
+  const signal = createSignalServer(signalOptions);
+  const isolation = coopCoep
+    ? {
+      'cross-origin-opener-policy': 'same-origin',
+      'cross-origin-embedder-policy': 'require-corp',
+      'cross-origin-resource-policy': 'same-origin',
+    }
+    : {};
+
+  const server = createServer(async (req, res) => {
+    try {
+      let pathname;
+      try {
+        pathname = decodeURIComponent(new URL(req.url, 'http://localhost').pathname);
+      } catch {
+        return plain(res, 400, 'bad request\n', isolation);
+      }
+      if (pathname.includes('\0')) return plain(res, 400, 'bad request\n', isolation);
+
+      if (pathname === '/turn') return await turn(req, res);
+      if (pathname === '/signal') {
+        return plain(res, 426, 'WebSocket only: connect with new WebSocket(url)\n', { upgrade: 'websocket', ...isolation });
+      }
+      if (req.method !== 'GET' && req.method !== 'HEAD') {
+        return plain(res, 405, 'method not allowed\n', { allow: 'GET, HEAD', ...isolation });
+      }
+
+      let file = null;
+      if (pathname === '/') {
+        file = join(WEB, 'index.html');
+      } else if (pathname.startsWith('/hiroba/')) {
+        file = inside(PACKAGE, pathname.slice('/hiroba/'.length));
+      } else {
+        file = inside(WEB, pathname.slice(1));
+        if (PRIVATE.has(file)) file = null;
+      }
+      if (!file) return plain(res, 404, 'not found\n', isolation);
+      return await serveFile(req, res, file, isolation);
+    } catch (err) {
+      if (!res.headersSent) plain(res, 500, 'internal error\n');
+      else res.destroy();
+      console.error('hiroba dev server:', err);
+    }
+  });
+  server.on('clientError', (err, socket) => {
+    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
+    else socket.destroy();
+  });
+  signal.attach(server);
+
+  await new Promise((resolveListen, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      resolveListen();
+    });
+  });
+  const actual = server.address().port;
+  let closed = null;
+  return {
+    url: `http://${host}:${actual}/`,
+    port: actual,
+    server,
+    signal,
+    close() {
+      closed ??= (async () => {
+        const stopped = new Promise((r) => server.close(r));
+        await signal.close();
+        server.closeAllConnections();
+        await stopped;
+      })();
+      return closed;
+    },
+  };
+}
+
+async function main() {
+  const port = process.env.PORT === undefined || process.env.PORT === '' ? 8080 : Number(process.env.PORT);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`PORT must be a port number, not ${JSON.stringify(process.env.PORT)}`);
+    process.exit(2);
+  }
+  const host = process.env.HOST || '127.0.0.1';
+  const app = await startServer({
+    port,
+    host,
+    coopCoep: process.env.HIROBA_COOP_COEP === '1',
+  });
+  console.log(`Hiroba demo: ${app.url}`);
+  const stop = async (sig) => {
+    console.log(`\n${sig}: shutting down`);
+    const force = setTimeout(() => process.exit(1), 5000);
+    force.unref();
+    await app.close();
+    process.exit(0);
+  };
+  process.once('SIGINT', () => stop('SIGINT'));
+  process.once('SIGTERM', () => stop('SIGTERM'));
+}
+
+if (process.argv[1] && import.meta.url === pathToFileURL(resolve(process.argv[1])).href) {
+  main().catch((err) => {
+    console.error(err?.code === 'EADDRINUSE' ? `port ${process.env.PORT ?? 8080} is in use: set PORT=...` : err);
+    process.exit(1);
+  });
+}
