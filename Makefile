@@ -26,11 +26,12 @@ NODE ?= node
 export NODE_PATH := /usr/share/nodejs
 
 B := build
-SRC := strbuf hex sha256 json crypto event vfs store query merge hiroba
+SRC := strbuf hex sha256 json crypto event vfs store query negentropy merge hiroba
 NATIVE_SRC := $(SRC) storage_posix
 WASM_SRC := $(SRC) storage_js
 # js-glue modules that make up the browser package (copied to build/hiroba/).
-BROWSER_JS := index worker feed engine storage-opfs
+BROWSER_JS := index worker feed engine storage-opfs \
+  signal-client framing pool peer sync
 TESTS := $(patsubst tests/native/%.c,%,$(wildcard tests/native/test_*.c))
 
 SQLITE_DEFS := -DSQLITE_OS_OTHER=1 -DSQLITE_THREADSAFE=0 -DSQLITE_TEMP_STORE=3 \
@@ -56,7 +57,8 @@ ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 # Every symbol JS may call; hiroba__* are export-only shims (not in hiroba.h).
 EXPORTS := hiroba_open hiroba_close hiroba_identity hiroba_post hiroba__post_ex hiroba__sign hiroba_merge \
   hiroba__merge_n hiroba_query hiroba_free hiroba_errcode hiroba_errmsg \
-  hiroba_constants hiroba__integrity_check malloc free
+  hiroba_constants hiroba__integrity_check hiroba__neg_open hiroba__neg_frame_limit \
+  hiroba__neg_test_session malloc free
 comma := ,
 empty :=
 space := $(empty) $(empty)

@@ -116,4 +116,16 @@ export class Engine {
     return this._call('merge', (d, p) => this.m._hiroba__merge_n(d, p, bytes.length), db, bytes);
   }
   query(db, filterJson) { return this._call('query', this.m._hiroba_query, db, filterJson); }
+  // Opens a NIP-77 reconciliation as the initiator over the stored events
+  // matching one filter; -> the frame text ["NEG-OPEN", sub, filter, hex]
+  // to send. The peer's answers go through merge(), whose results carry
+  // "have" and "need" until a NEG-CLOSE reply says it is done.
+  negOpen(db, sub, filterJson) {
+    const pSub = this._in(sub);
+    try {
+      return this._call('negOpen', (d, p) => this.m._hiroba__neg_open(d, pSub, p), db, filterJson);
+    } finally {
+      this.m._free(pSub);
+    }
+  }
 }

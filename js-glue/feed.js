@@ -3,7 +3,7 @@
 // A Feed talks to an engine through a small backend of promise-returning
 // calls -- identity(), post(draftJson) -> { json, isNew }, sign(draftJson),
 // merge(frame),
-// query(filterJson), integrityCheck(), close(), all JSON text -- which is the engine itself in Node (node.js) and a worker RPC
+// query(filterJson), negOpen(sub, filterJson), integrityCheck(), close(), all JSON text -- which is the engine itself in Node (node.js) and a worker RPC
 // in browsers. Everything above that line (follow lists, profiles,
 // timelines, events) lives here once.
 
@@ -95,6 +95,19 @@ export class Feed {
   async query(filter) {
     this._check();
     return JSON.parse(await this._backend.query(JSON.stringify(filter)));
+  }
+
+  // Starts a NIP-77 reconciliation with a peer over the stored events
+  // matching one filter; returns the frame to send it,
+  // ['NEG-OPEN', sub, filter, hex]. Feed the peer's answers to merge():
+  // each result's "have" (ids we hold, the peer lacks) and "need" (ids
+  // the peer holds, we lack) grow the picture, and its replies go back to
+  // the peer, until one of them is ['NEG-CLOSE', sub]. Sessions are keyed
+  // by sub for the whole database, whichever peer they are with: pick ids
+  // that cannot collide (random), or one peer's session replaces another's.
+  async negOpen(sub, filter) {
+    this._check();
+    return JSON.parse(await this._backend.negOpen(sub, JSON.stringify(filter)));
   }
 
   // { ok, result } of SQLite's PRAGMA integrity_check on the database.

@@ -15,6 +15,7 @@ import { Feed } from './feed.js';
 
 export { Feed } from './feed.js';
 export { HirobaError } from './engine.js';
+export { joinRoom } from './sync.js';
 
 // What this browser lacks for Hiroba, or null.
 export function unsupported() {
@@ -94,6 +95,7 @@ export async function openFeed({ name = 'default' } = {}) {
     sign: (draft) => client.call('sign', draft),
     merge: (frame) => client.call('merge', frame),
     query: (filter) => client.call('query', filter),
+    negOpen: (sub, filter) => client.call('negOpen', [sub, filter]),
     integrityCheck: () => client.call('integrityCheck'),
     close: async () => {
       try { await client.call('close'); } finally { worker.terminate(); }

@@ -14,6 +14,9 @@ import { Feed } from './feed.js';
 import { createNodeStorage } from './storage-node.js';
 
 export { Feed } from './feed.js';
+// Node has no WebRTC or WebSocket of its own: pass { RTCPeerConnection,
+// WebSocket } (e.g. from @roamhq/wrtc or node-datachannel, and ws).
+export { joinRoom } from './sync.js';
 export { HirobaError } from './engine.js';
 
 // Compiled once per process; every feed gets its own instance (its own
@@ -50,6 +53,7 @@ export async function openFeed({ path } = {}) {
     sign: async (draft) => engine.sign(db, draft),
     merge: async (frame) => engine.merge(db, frame),
     query: async (filter) => engine.query(db, filter),
+    negOpen: async (sub, filter) => engine.negOpen(db, sub, filter),
     integrityCheck: async () => engine.integrityCheck(db),
     close: async () => {
       if (!closed) { closed = true; engine.close(db); }

@@ -30,7 +30,7 @@ import createHirobaModule from './hiroba.mjs';
 import { Engine } from './engine.js';
 import { openOpfsStorage } from './storage-opfs.js';
 
-const OPS = new Set(['identity', 'post', 'sign', 'merge', 'query', 'integrityCheck']);
+const OPS = new Set(['identity', 'post', 'sign', 'merge', 'query', 'negOpen', 'integrityCheck']);
 // How long a new owner keeps trying for the OPFS handles after it gets
 // the lock: the old holder's handles are released 15-22 ms after it dies.
 const HANDLE_RETRY_MS = 3000;
@@ -67,6 +67,7 @@ function execute(op, params) {
     case 'sign': return engine.sign(db, params);
     case 'merge': return engine.merge(db, params);
     case 'query': return engine.query(db, params);
+    case 'negOpen': return engine.negOpen(db, params[0], params[1]);
     case 'integrityCheck': return engine.integrityCheck(db);
     default: throw Object.assign(new Error(`unknown operation ${op}`), { code: -1 });
   }

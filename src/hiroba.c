@@ -4,7 +4,8 @@
 **
 ** Handles are small positive integers indexing a fixed table, never
 ** pointers, so a stale or forged handle from JavaScript is caught
-** (HIROBA_EHANDLE) instead of dereferenced.
+** (HIROBA_EHANDLE) instead of dereferenced. Each handle owns its store and
+** its NIP-77 session table (merge.h), created on open and freed on close.
 */
 #include "hiroba.h"
 
@@ -26,6 +27,7 @@
 #define MAX_HANDLES 16
 
 static store *aStore[MAX_HANDLES + 1]; /* index = handle; slot 0 unused */
+static neg_sessions *aNeg[MAX_HANDLES + 1]; /* the handle's NIP-77 sessions */
 static int iErrCode;                   /* code of the last failure */
 static char zErrMsg[1200];             /* message of the last failure */
 
@@ -88,15 +90,18 @@ int hiroba_open(const char *path) {
     return fail(HIROBA_EBUSY, "too many open databases (at most %d)", MAX_HANDLES);
   }
   store *s = NULL;
-  int rc = store_open(path, &s);
+  neg_sessions *t = neg_sessions_new();
+  int rc = t ? store_open(path, &s) : HIROBA_ENOMEM;
   if (rc == 0) rc = ensure_identity(s);
   if (rc) {
     /* ensure_identity already said why when signing keys failed. */
     if (rc != HIROBA_ECRYPTO) fail(rc, "%s", s ? store_errmsg(s) : "out of memory");
     store_close(s);
+    neg_sessions_free(t);
     return rc;
   }
   aStore[db] = s;
+  aNeg[db] = t;
   ok();
   return db;
 }
@@ -105,7 +110,9 @@ int hiroba_close(int db) {
   store *s = get_store(db);
   if (!s) return HIROBA_EHANDLE;
   store_close(s);
+  neg_sessions_free(aNeg[db]);
   aStore[db] = NULL;
+  aNeg[db] = NULL;
   ok();
   return HIROBA_OK;
 }
@@ -282,9 +289,71 @@ char *hiroba__merge_n(int db, const char *frame_json, size_t n) {
   if (!s) return NULL;
   if (!frame_json) { fail(HIROBA_EINVAL, "merge needs a frame"); return NULL; }
   int rc = 0;
-  char *z = merge_apply(s, frame_json, n, now(), &rc);
+  char *z = merge_apply(s, aNeg[db], frame_json, n, now(), &rc);
   if (!z) fail(rc ? rc : HIROBA_ENOMEM, "%s", rc == HIROBA_ENOMEM ? "out of memory" : store_errmsg(s));
   else ok();
+  return z;
+}
+
+/* Export-only shim (not in hiroba.h): opens a NIP-77 reconciliation with a
+** peer, this database as the initiator, over the stored events matching
+** `filter_json` (one NIP-01 filter object; its own "limit", if any,
+** applies). Returns the frame to send, ["NEG-OPEN", sub, filter, hex]
+** (caller frees). The peer's answers go to hiroba_merge, whose results
+** then list what this side has and the peer lacks ("have") and what the
+** peer has and this side lacks ("need"), until a reply frame NEG-CLOSE
+** says it is done. A session with the same `sub` is replaced. NULL with
+** HIROBA_EINVAL for a bad sub (1 to 64 chars) or filter, or when more
+** than NEG_MAX_ITEMS events match. */
+char *hiroba__neg_open(int db, const char *sub, const char *filter_json);
+
+char *hiroba__neg_open(int db, const char *sub, const char *filter_json) {
+  store *s = get_store(db);
+  if (!s) return NULL;
+  if (!sub || !filter_json) { fail(HIROBA_EINVAL, "negOpen needs a sub and a filter"); return NULL; }
+  int rc = 0;
+  const char *zReason = "invalid: bad filter";
+  char *z = merge_neg_open(s, aNeg[db], sub, filter_json, strlen(filter_json), &rc, &zReason);
+  if (z) ok();
+  else if (rc == HIROBA_EINVAL) fail(rc, "%s", zReason);
+  else if (rc == HIROBA_ENOMEM) fail(rc, "out of memory");
+  else fail(rc, "%s", store_errmsg(s));
+  return z;
+}
+
+/* Export-only shim (not in hiroba.h), for tests: the limit on the binary
+** size of every negentropy message this database writes from now on
+** (0: the default, 500000; else 4096..500000), so that continuation can
+** be tested with small sets. 0 or HIROBA_EINVAL. */
+int hiroba__neg_frame_limit(int db, int nFrame);
+
+int hiroba__neg_frame_limit(int db, int nFrame) {
+  if (!get_store(db)) return HIROBA_EHANDLE;
+  if (nFrame < 0 || neg_sessions_set_frame(aNeg[db], (size_t)nFrame)) {
+    return fail(HIROBA_EINVAL, "the frame limit is 0 or 4096 to 500000");
+  }
+  ok();
+  return HIROBA_OK;
+}
+
+/* Export-only shim (not in hiroba.h), for tests: opens session `sub` in
+** the database's table over given items instead of stored events, so that
+** reconciliation of 100,000 items can be tested without signing 100,000
+** events. pItems holds nItems records of 40 bytes: created_at as 8 bytes
+** little-endian, then the 32-byte id. Returns the first message (hex) for
+** an initiator, "" for a responder (caller frees); the rest goes through
+** hiroba_merge as for any session. */
+char *hiroba__neg_test_session(int db, const char *sub, const unsigned char *pItems,
+                               size_t nItems, int isInitiator);
+
+char *hiroba__neg_test_session(int db, const char *sub, const unsigned char *pItems,
+                               size_t nItems, int isInitiator) {
+  if (!get_store(db)) return NULL;
+  int rc = 0;
+  const char *zReason = "invalid: bad items";
+  char *z = merge_neg_test_session(aNeg[db], sub, pItems, nItems, isInitiator, &rc, &zReason);
+  if (z) ok();
+  else fail(rc, "%s", rc == HIROBA_ENOMEM ? "out of memory" : zReason);
   return z;
 }
 

@@ -59,12 +59,21 @@ char *hiroba_post(int db, const char *draft_json);
 /* Applies one frame from a peer, or a batch: a JSON array of frames, all
 ** applied in one SQLite transaction. Returns
 **   {"accepted":[ids], "duplicates":n, "rejected":[{"id","reason"}],
-**    "replies":[frames to send back]}
+**    "replies":[frames to send back], "have":[ids], "need":[ids]}
 ** A malformed or hostile frame is not a failure: it lands in "rejected"
 ** (id null when none could be read) with a NIP-01 machine-readable reason
 ** ("invalid: ...", "blocked: ...") and, where the protocol has one, a reply
-** (OK false, CLOSED, NOTICE). NULL only for engine failures (I/O, memory).
-** Caller frees. */
+** (OK false, CLOSED, NOTICE, NEG-ERR). NULL only for engine failures (I/O,
+** memory). Caller frees.
+** NIP-77 (Negentropy) frames are served too: NEG-OPEN opens a session this
+** database answers, NEG-MSG advances a session in either role, NEG-CLOSE
+** ends one; sessions live with the handle (at most 32, the least recently
+** used closed first). "have" and "need" (always present, usually empty)
+** are what a NEG-MSG round taught a session this side initiated: ids it
+** has that the peer lacks, and ids the peer has that it lacks (minus ids
+** it stores or holds a tombstone for: deleted and replaced events are
+** never fetched again). A NEG-ERR from the peer ends such a session and is
+** recorded in "rejected" with id null and the peer's reason. */
 char *hiroba_merge(int db, const char *frame_json);
 
 /* Events matching a NIP-01 filter (or a JSON array of filters, OR-ed), as a

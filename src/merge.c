@@ -14,15 +14,34 @@
 ** Work per EVENT is ordered cheapest first: shape, id hash, duplicate and
 ** tombstone lookups, and only then the signature check, which costs more
 ** than everything else together.
+**
+** NIP-77 frames drive the Negentropy sessions kept here (negentropy.c is
+** the protocol): NEG-OPEN opens one as the responder, NEG-MSG advances
+** either role, NEG-CLOSE and NEG-ERR end one. As the initiator, what each
+** round teaches lands in the result's "have" (ids we hold and the peer
+** lacks) and "need" (ids the peer holds and we lack, minus those we
+** stored meanwhile or hold a tombstone for). Replies follow NIP-77: a
+** responder always answers NEG-MSG, an initiator answers NEG-MSG while
+** there is more to learn and NEG-CLOSE when done; a session we cannot
+** serve ends with NEG-ERR ("blocked: ..." or "closed: ..."), and a frame
+** that was malformed is also recorded in "rejected" ("invalid: ...").
+** NEG-ERR and NEG-CLOSE are never answered, so two peers cannot loop.
+**
+** Sessions are keyed by subscription id alone, as NIP-77 keys them on one
+** connection. The engine does not know connections: a driver serving
+** several peers on one database must keep their ids apart (each side
+** picks random ids for what it opens).
 */
 #include "merge.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "event.h"
 #include "hiroba.h"
 #include "json.h"
+#include "negentropy.h"
 #include "strbuf.h"
 
 #define MAX_SUBID 64  /* NIP-01: subscription ids are at most 64 chars */
@@ -31,6 +50,8 @@ typedef struct result {
   strbuf accepted;   /* "id","id",... */
   strbuf rejected;   /* {"id":..,"reason":..},... */
   strbuf replies;    /* frame,frame,... */
+  strbuf have;       /* "id",...: reconciliation, we have, peer lacks */
+  strbuf need;       /* "id",...: reconciliation, peer has, we lack */
   int64_t nDup;      /* duplicates seen */
   int64_t now;       /* clock for the future-timestamp rule */
   int rc;            /* first engine failure (negative), or 0 */
@@ -196,16 +217,427 @@ static void merge_req(result *r, store *s, const cJSON *frame) {
   strbuf_putc(&r->replies, ']');
 }
 
+/* --- NIP-77 sessions ------------------------------------------------------- */
+
+typedef struct neg_session {
+  char zSub[MAX_SUBID + 1];  /* subscription id */
+  int isInitiator;           /* we opened it (merge_neg_open) */
+  uint64_t iUsed;            /* last use, on the table's clock */
+  neg_set set;               /* our items, sealed */
+} neg_session;
+
+struct neg_sessions {
+  neg_session *a[NEG_MAX_SESSIONS];  /* open sessions; NULL: free slot */
+  uint64_t iClock;                   /* ticks on every use */
+  size_t nFrame;                     /* limit on the messages we write */
+};
+
+neg_sessions *neg_sessions_new(void) {
+  neg_sessions *t = calloc(1, sizeof *t);
+  if (t) t->nFrame = NEG_FRAME_DEFAULT;
+  return t;
+}
+
+static void session_drop(neg_sessions *t, int i) {
+  neg_set_free(&t->a[i]->set);
+  free(t->a[i]);
+  t->a[i] = NULL;
+}
+
+void neg_sessions_free(neg_sessions *t) {
+  if (!t) return;
+  for (int i = 0; i < NEG_MAX_SESSIONS; i++) {
+    if (t->a[i]) session_drop(t, i);
+  }
+  free(t);
+}
+
+int neg_sessions_set_frame(neg_sessions *t, size_t nFrame) {
+  if (nFrame == 0) nFrame = NEG_FRAME_DEFAULT;
+  if (nFrame < NEG_FRAME_MIN || nFrame > NEG_FRAME_DEFAULT) return HIROBA_EINVAL;
+  t->nFrame = nFrame;
+  return 0;
+}
+
+/* The slot of the session named zSub, or -1. */
+static int session_find(neg_sessions *t, const char *zSub) {
+  for (int i = 0; i < NEG_MAX_SESSIONS; i++) {
+    if (t->a[i] && strcmp(t->a[i]->zSub, zSub) == 0) return i;
+  }
+  return -1;
+}
+
+/* Adds a session, taking over *set (left empty): closes the one with the
+** same id, then the least recently used ones until the caps hold. 0, or
+** HIROBA_ENOMEM (set freed). */
+static int session_add(neg_sessions *t, const char *zSub, int isInitiator,
+                       neg_set *set) {
+  int i = session_find(t, zSub);
+  if (i >= 0) session_drop(t, i);
+  for (;;) {
+    size_t nTotal = set->nItem;
+    int nOpen = 0, iOld = -1;
+    for (int j = 0; j < NEG_MAX_SESSIONS; j++) {
+      if (!t->a[j]) continue;
+      nOpen++;
+      nTotal += t->a[j]->set.nItem;
+      if (iOld < 0 || t->a[j]->iUsed < t->a[iOld]->iUsed) iOld = j;
+    }
+    if (iOld < 0 || (nOpen < NEG_MAX_SESSIONS && nTotal <= NEG_MAX_TOTAL_ITEMS)) break;
+    session_drop(t, iOld);
+  }
+  neg_session *p = calloc(1, sizeof *p);
+  if (!p) { neg_set_free(set); return HIROBA_ENOMEM; }
+  snprintf(p->zSub, sizeof p->zSub, "%s", zSub);
+  p->isInitiator = isInitiator;
+  p->iUsed = ++t->iClock;
+  p->set = *set;
+  neg_set_init(set);
+  for (i = 0; t->a[i]; i++) {}
+  t->a[i] = p;
+  return 0;
+}
+
+#define NEG_TOO_MANY 1 /* load_items: the filter matches too many events */
+
+static int load_item(void *pCtx, int64_t createdAt, const unsigned char *id) {
+  neg_set *set = pCtx;
+  if (set->nItem >= NEG_MAX_ITEMS) return NEG_TOO_MANY;
+  if (createdAt < 0) return HIROBA_ECORRUPT; /* stored events have >= 0 */
+  return neg_set_add(set, (uint64_t)createdAt, id);
+}
+
+/* Loads and seals the items of one filter object: 0, HIROBA_EINVAL with
+** *pzReason, NEG_TOO_MANY, or an engine failure. The set is freed unless
+** 0 is returned. */
+static int load_items(store *s, const cJSON *filter, neg_set *set,
+                      const char **pzReason) {
+  neg_set_init(set);
+  int rc = store_neg_items(s, filter, load_item, set, pzReason);
+  if (rc == 0) {
+    const char *zWhy;
+    rc = neg_set_seal(set, &zWhy);
+    if (rc == HIROBA_EINVAL) rc = HIROBA_EINTERNAL; /* ids are unique */
+  }
+  if (rc) neg_set_free(set);
+  return rc;
+}
+
+static const char *kTooMany =
+  "blocked: too many events to reconcile (more than 500000): use a narrower filter";
+_Static_assert(NEG_MAX_ITEMS == 500000, "kTooMany names NEG_MAX_ITEMS");
+
+/* Appends ["NEG-ERR", sub, zPrefix zWhy] to the replies. */
+static void reply_neg_err(result *r, const cJSON *sub, const char *zPrefix,
+                          const char *zWhy) {
+  strbuf z;
+  strbuf_init(&z);
+  strbuf_puts(&z, zPrefix);
+  strbuf_puts(&z, zWhy);
+  list_sep(&r->replies);
+  strbuf_puts(&r->replies, "[\"NEG-ERR\",");
+  put_subid(&r->replies, sub);
+  strbuf_putc(&r->replies, ',');
+  strbuf_json_string(&r->replies, z.z ? z.z : "", z.n);
+  strbuf_putc(&r->replies, ']');
+  if (z.oom) r->rc = HIROBA_ENOMEM;
+  strbuf_free(&z);
+}
+
+/* A malformed negentropy message from the peer: the frame is rejected
+** ("invalid: bad negentropy message: why") and the session ends, with
+** NEG-ERR when we serve it, or NEG-CLOSE when it is ours. */
+static void neg_bad_message(result *r, const cJSON *sub, int isInitiator,
+                            const char *zWhy) {
+  strbuf z;
+  strbuf_init(&z);
+  strbuf_puts(&z, "invalid: bad negentropy message: ");
+  strbuf_puts(&z, zWhy);
+  reject(r, NULL, z.z ? z.z : "invalid: bad negentropy message");
+  strbuf_free(&z);
+  if (isInitiator) {
+    list_sep(&r->replies);
+    strbuf_puts(&r->replies, "[\"NEG-CLOSE\",");
+    put_subid(&r->replies, sub);
+    strbuf_putc(&r->replies, ']');
+  } else {
+    reply_neg_err(r, sub, "closed: bad negentropy message: ", zWhy);
+  }
+}
+
+/* Appends a NEG-MSG reply carrying msg as hex. */
+static void reply_neg_msg(result *r, const cJSON *sub, const strbuf *msg) {
+  list_sep(&r->replies);
+  strbuf_puts(&r->replies, "[\"NEG-MSG\",");
+  put_subid(&r->replies, sub);
+  strbuf_puts(&r->replies, ",\"");
+  strbuf_hex(&r->replies, (const unsigned char *)msg->z, msg->n);
+  strbuf_puts(&r->replies, "\"]");
+}
+
+/* Appends 32-byte ids as JSON hex strings to a list. */
+static void put_ids(strbuf *list, const strbuf *ids) {
+  for (size_t i = 0; i + 32 <= ids->n; i += 32) {
+    list_sep(list);
+    strbuf_putc(list, '"');
+    strbuf_hex(list, (const unsigned char *)ids->z + i, 32);
+    strbuf_putc(list, '"');
+  }
+}
+
+/* Decodes a hex message string; 0, or HIROBA_EINVAL with *pzWhy, or
+** HIROBA_ENOMEM (r->rc set). */
+static int neg_decode(result *r, const cJSON *hex, unsigned char **pMsg,
+                      size_t *pn, const char **pzWhy) {
+  int rc = neg_hex_decode(hex->valuestring, strlen(hex->valuestring), pMsg, pn, pzWhy);
+  if (rc == HIROBA_ENOMEM) r->rc = rc;
+  return rc;
+}
+
+/* ["NEG-OPEN", sub, filter, hex]: a peer opens a session that we serve. */
+static void merge_neg_open_frame(result *r, store *s, neg_sessions *t,
+                                 const cJSON *frame, int n) {
+  const cJSON *sub = cJSON_GetArrayItem(frame, 1);
+  const cJSON *filter = cJSON_GetArrayItem(frame, 2);
+  const cJSON *hex = cJSON_GetArrayItem(frame, 3);
+  if (!valid_subid(sub)) {
+    reject_frame(r, "invalid: NEG-OPEN needs a subscription id of 1 to 64 chars");
+    return;
+  }
+  /* NIP-77: a NEG-OPEN for an open id closes that session first. */
+  int i = session_find(t, sub->valuestring);
+  if (i >= 0) session_drop(t, i);
+  if (n != 4 || !cJSON_IsString(hex)) {
+    reject(r, NULL, "invalid: NEG-OPEN takes a subscription id, a filter and a hex message");
+    reply_neg_err(r, sub, "closed: ", "NEG-OPEN takes a subscription id, a filter and a hex message");
+    return;
+  }
+  if (!cJSON_IsObject(filter)) {
+    reject(r, NULL, "invalid: a filter must be an object");
+    reply_neg_err(r, sub, "blocked: bad filter: ", "a filter must be an object");
+    return;
+  }
+  unsigned char *msg = NULL;
+  size_t nMsg = 0;
+  const char *zWhy = "bad message";
+  int rc = neg_decode(r, hex, &msg, &nMsg, &zWhy);
+  if (rc == HIROBA_EINVAL) neg_bad_message(r, sub, 0, zWhy);
+  if (rc) return;
+
+  neg_set set;
+  const char *zReason = "invalid: bad filter";
+  rc = load_items(s, filter, &set, &zReason);
+  if (rc == HIROBA_EINVAL) {
+    reject(r, NULL, zReason);
+    if (strncmp(zReason, "invalid: ", 9) == 0) zReason += 9;
+    reply_neg_err(r, sub, "blocked: bad filter: ", zReason);
+  } else if (rc == NEG_TOO_MANY) {
+    reply_neg_err(r, sub, kTooMany, "");
+  } else if (rc) {
+    r->rc = rc;
+  }
+  if (rc) { free(msg); return; }
+
+  strbuf out;
+  strbuf_init(&out);
+  rc = neg_reconcile(&set, 0, t->nFrame, msg, nMsg, &out, NULL, NULL, &zWhy);
+  free(msg);
+  if (rc == 0) rc = session_add(t, sub->valuestring, 0, &set);
+  else neg_set_free(&set);
+  if (rc == HIROBA_EINVAL) neg_bad_message(r, sub, 0, zWhy);
+  else if (rc) r->rc = rc;
+  else reply_neg_msg(r, sub, &out);
+  strbuf_free(&out);
+}
+
+/* Adds the need ids that are still worth fetching to the result. */
+static int add_need(result *r, store *s, const strbuf *need) {
+  for (size_t i = 0; i + 32 <= need->n; i += 32) {
+    const unsigned char *id = (const unsigned char *)need->z + i;
+    int rc = store_unwanted(s, id);
+    if (rc < 0) return rc;
+    if (rc) continue;
+    list_sep(&r->need);
+    strbuf_putc(&r->need, '"');
+    strbuf_hex(&r->need, id, 32);
+    strbuf_putc(&r->need, '"');
+  }
+  return 0;
+}
+
+/* ["NEG-MSG", sub, hex]: the next round of a session, in either role. */
+static void merge_neg_msg_frame(result *r, store *s, neg_sessions *t,
+                                const cJSON *frame, int n) {
+  const cJSON *sub = cJSON_GetArrayItem(frame, 1);
+  const cJSON *hex = cJSON_GetArrayItem(frame, 2);
+  if (!valid_subid(sub)) {
+    reject_frame(r, "invalid: NEG-MSG needs a subscription id of 1 to 64 chars");
+    return;
+  }
+  int i = session_find(t, sub->valuestring);
+  if (i < 0) {
+    reply_neg_err(r, sub, "closed: unknown subscription", "");
+    return;
+  }
+  neg_session *p = t->a[i];
+  int isInitiator = p->isInitiator;
+  p->iUsed = ++t->iClock;
+  const char *zWhy = "NEG-MSG takes a subscription id and a hex message";
+  unsigned char *msg = NULL;
+  size_t nMsg = 0;
+  int rc = n == 3 && cJSON_IsString(hex) ? neg_decode(r, hex, &msg, &nMsg, &zWhy)
+                                         : HIROBA_EINVAL;
+  strbuf out, have, need;
+  strbuf_init(&out);
+  strbuf_init(&have);
+  strbuf_init(&need);
+  if (rc == 0) {
+    rc = neg_reconcile(&p->set, isInitiator, t->nFrame, msg, nMsg, &out,
+                       &have, &need, &zWhy);
+  }
+  free(msg);
+  if (rc == HIROBA_EINVAL) {
+    session_drop(t, i);
+    neg_bad_message(r, sub, isInitiator, zWhy);
+  } else if (rc) {
+    r->rc = rc;
+  } else if (!isInitiator) {
+    reply_neg_msg(r, sub, &out);
+  } else {
+    put_ids(&r->have, &have);
+    rc = add_need(r, s, &need);
+    if (rc) r->rc = rc;
+    if (out.n == 1) {
+      /* Nothing left to reconcile. */
+      session_drop(t, i);
+      list_sep(&r->replies);
+      strbuf_puts(&r->replies, "[\"NEG-CLOSE\",");
+      put_subid(&r->replies, sub);
+      strbuf_putc(&r->replies, ']');
+    } else {
+      reply_neg_msg(r, sub, &out);
+    }
+  }
+  if (out.oom || have.oom || need.oom) r->rc = HIROBA_ENOMEM;
+  strbuf_free(&out);
+  strbuf_free(&have);
+  strbuf_free(&need);
+}
+
+/* ["NEG-ERR", sub, reason]: the peer ended a session. Ours (initiator)
+** ends with the peer's reason in "rejected"; a malformed NEG-ERR, or one
+** for no session of ours, is ignored like any other answer. */
+static void merge_neg_err_frame(result *r, neg_sessions *t, const cJSON *frame,
+                                int n) {
+  const cJSON *sub = cJSON_GetArrayItem(frame, 1);
+  const cJSON *why = cJSON_GetArrayItem(frame, 2);
+  if (n != 3 || !valid_subid(sub) || !cJSON_IsString(why)) return;
+  int i = session_find(t, sub->valuestring);
+  if (i < 0) return;
+  if (t->a[i]->isInitiator) reject(r, NULL, why->valuestring);
+  session_drop(t, i);
+}
+
+char *merge_neg_open(store *s, neg_sessions *t, const char *zSub,
+                     const char *zFilter, size_t nFilter, int *pRc,
+                     const char **pzReason) {
+  size_t nSub = zSub ? strlen(zSub) : 0;
+  *pRc = HIROBA_EINVAL;
+  if (nSub < 1 || nSub > MAX_SUBID || json_check_utf8(zSub, nSub)) {
+    *pzReason = "invalid: a subscription id is 1 to 64 chars of UTF-8";
+    return NULL;
+  }
+  cJSON *filter = json_parse(zFilter, nFilter, pzReason);
+  if (!filter) return NULL;
+  if (!cJSON_IsObject(filter)) {
+    cJSON_Delete(filter);
+    *pzReason = "invalid: a filter must be an object";
+    return NULL;
+  }
+  neg_set set;
+  int rc = load_items(s, filter, &set, pzReason);
+  cJSON_Delete(filter);
+  if (rc == NEG_TOO_MANY) {
+    *pzReason = kTooMany;
+    rc = HIROBA_EINVAL;
+  }
+  if (rc) { *pRc = rc; return NULL; }
+
+  strbuf msg, frame;
+  strbuf_init(&msg);
+  strbuf_init(&frame);
+  rc = neg_initiate(&set, t->nFrame, &msg);
+  if (rc == 0) rc = session_add(t, zSub, 1, &set);
+  else neg_set_free(&set);
+  if (rc == 0) {
+    strbuf_puts(&frame, "[\"NEG-OPEN\",");
+    strbuf_json_string(&frame, zSub, nSub);
+    strbuf_putc(&frame, ',');
+    strbuf_append(&frame, zFilter, nFilter);  /* checked JSON, as given */
+    strbuf_puts(&frame, ",\"");
+    strbuf_hex(&frame, (const unsigned char *)msg.z, msg.n);
+    strbuf_puts(&frame, "\"]");
+  }
+  strbuf_free(&msg);
+  char *z = rc ? NULL : strbuf_finish(&frame);
+  strbuf_free(&frame);
+  if (rc == 0 && !z) rc = HIROBA_ENOMEM;
+  *pRc = rc;
+  return z;
+}
+
+char *merge_neg_test_session(neg_sessions *t, const char *zSub,
+                             const unsigned char *pItems, size_t nItems,
+                             int isInitiator, int *pRc, const char **pzReason) {
+  size_t nSub = zSub ? strlen(zSub) : 0;
+  *pRc = HIROBA_EINVAL;
+  if (nSub < 1 || nSub > MAX_SUBID) {
+    *pzReason = "invalid: a subscription id is 1 to 64 chars";
+    return NULL;
+  }
+  if (nItems > NEG_MAX_ITEMS || (nItems && !pItems)) {
+    *pzReason = "invalid: too many items";
+    return NULL;
+  }
+  neg_set set;
+  neg_set_init(&set);
+  int rc = 0;
+  for (size_t i = 0; rc == 0 && i < nItems; i++) {
+    const unsigned char *p = pItems + 40 * i;
+    uint64_t ts = 0;
+    for (int j = 7; j >= 0; j--) ts = ts << 8 | p[j];
+    rc = neg_set_add(&set, ts, p + 8);
+    if (rc == HIROBA_EINVAL) *pzReason = "invalid: a timestamp is the reserved infinity";
+  }
+  if (rc == 0) {
+    rc = neg_set_seal(&set, pzReason);
+  }
+  strbuf msg;
+  strbuf_init(&msg);
+  if (rc == 0 && isInitiator) rc = neg_initiate(&set, t->nFrame, &msg);
+  if (rc == 0) rc = session_add(t, zSub, isInitiator, &set);
+  else neg_set_free(&set);
+  strbuf hex;
+  strbuf_init(&hex);
+  if (rc == 0) strbuf_hex(&hex, (const unsigned char *)(msg.z ? msg.z : ""), msg.n);
+  strbuf_free(&msg);
+  char *z = rc ? NULL : strbuf_finish(&hex);
+  strbuf_free(&hex);
+  if (rc == 0 && !z) rc = HIROBA_ENOMEM;
+  *pRc = rc;
+  return z;
+}
+
 /* Dispatches one frame (already parsed) on its type. */
-static void merge_frame(result *r, store *s, const cJSON *frame) {
+static void merge_frame(result *r, store *s, neg_sessions *t, const cJSON *frame) {
   const cJSON *type = cJSON_GetArrayItem(frame, 0);
   int n = cJSON_GetArraySize(frame);
   if (!cJSON_IsArray(frame) || !cJSON_IsString(type)) {
     reject_frame(r, "invalid: a frame is a JSON array starting with its type");
     return;
   }
-  const char *t = type->valuestring;
-  if (strcmp(t, "EVENT") == 0) {
+  const char *zType = type->valuestring;
+  if (strcmp(zType, "EVENT") == 0) {
     if (n == 2 && cJSON_IsObject(type->next)) {
       merge_event(r, s, type->next, 0);
     } else if (n == 3 && valid_subid(type->next) &&
@@ -214,33 +646,32 @@ static void merge_frame(result *r, store *s, const cJSON *frame) {
     } else {
       reject_frame(r, "invalid: EVENT takes an event object");
     }
-  } else if (strcmp(t, "REQ") == 0) {
+  } else if (strcmp(zType, "REQ") == 0) {
     if (n < 3) reject_frame(r, "invalid: REQ takes a subscription id and filters");
     else merge_req(r, s, frame);
-  } else if (strcmp(t, "CLOSE") == 0) {
+  } else if (strcmp(zType, "CLOSE") == 0) {
     /* Stored answers are complete when sent; live subscriptions are the
     ** sync driver's, so there is nothing to close here. */
     if (n != 2 || !valid_subid(type->next)) {
       reject_frame(r, "invalid: CLOSE takes a subscription id");
     }
-  } else if (strcmp(t, "OK") == 0 || strcmp(t, "EOSE") == 0 ||
-             strcmp(t, "NOTICE") == 0 || strcmp(t, "CLOSED") == 0) {
+  } else if (strcmp(zType, "OK") == 0 || strcmp(zType, "EOSE") == 0 ||
+             strcmp(zType, "NOTICE") == 0 || strcmp(zType, "CLOSED") == 0) {
     /* Relay-to-client messages: information for the sync driver, nothing
     ** for the store. Never answered, so two peers cannot loop. */
-  } else if (strcmp(t, "NEG-OPEN") == 0 || strcmp(t, "NEG-MSG") == 0) {
-    /* NIP-77 reconciliation comes with the sync issue; until then every
-    ** attempt is ended the way NIP-77 ends a session it cannot serve. */
-    const cJSON *sub = type->next;
-    if (!valid_subid(sub)) {
-      reject_frame(r, "invalid: NEG frames take a subscription id");
-      return;
+  } else if (strcmp(zType, "NEG-OPEN") == 0) {
+    merge_neg_open_frame(r, s, t, frame, n);
+  } else if (strcmp(zType, "NEG-MSG") == 0) {
+    merge_neg_msg_frame(r, s, t, frame, n);
+  } else if (strcmp(zType, "NEG-CLOSE") == 0) {
+    if (n != 2 || !valid_subid(type->next)) {
+      reject_frame(r, "invalid: NEG-CLOSE takes a subscription id");
+    } else {
+      int i = session_find(t, type->next->valuestring);
+      if (i >= 0) session_drop(t, i);
     }
-    list_sep(&r->replies);
-    strbuf_puts(&r->replies, "[\"NEG-ERR\",");
-    put_subid(&r->replies, sub);
-    strbuf_puts(&r->replies, ",\"closed: negentropy is not supported yet\"]");
-  } else if (strcmp(t, "NEG-CLOSE") == 0 || strcmp(t, "NEG-ERR") == 0) {
-    /* Nothing is open, so nothing to close; never answered. */
+  } else if (strcmp(zType, "NEG-ERR") == 0) {
+    merge_neg_err_frame(r, t, frame, n);
   } else {
     reject_frame(r, "invalid: unknown frame type");
   }
@@ -257,6 +688,10 @@ static char *finish(result *r) {
   strbuf_append(&out, r->rejected.z ? r->rejected.z : "", r->rejected.n);
   strbuf_puts(&out, "],\"replies\":[");
   strbuf_append(&out, r->replies.z ? r->replies.z : "", r->replies.n);
+  strbuf_puts(&out, "],\"have\":[");
+  strbuf_append(&out, r->have.z ? r->have.z : "", r->have.n);
+  strbuf_puts(&out, "],\"need\":[");
+  strbuf_append(&out, r->need.z ? r->need.z : "", r->need.n);
   strbuf_puts(&out, "]}");
   return strbuf_finish(&out);
 }
@@ -265,9 +700,12 @@ static void result_free(result *r) {
   strbuf_free(&r->accepted);
   strbuf_free(&r->rejected);
   strbuf_free(&r->replies);
+  strbuf_free(&r->have);
+  strbuf_free(&r->need);
 }
 
-char *merge_apply(store *s, const char *z, size_t n, int64_t now, int *pRc) {
+char *merge_apply(store *s, neg_sessions *t, const char *z, size_t n,
+                  int64_t now, int *pRc) {
   result r;
   memset(&r, 0, sizeof r);
   r.now = now;
@@ -282,11 +720,11 @@ char *merge_apply(store *s, const char *z, size_t n, int64_t now, int *pRc) {
       if (cJSON_IsArray(f) && cJSON_IsArray(f->child)) {
         reject_frame(&r, "invalid: batches do not nest");
       } else {
-        merge_frame(&r, s, f);
+        merge_frame(&r, s, t, f);
       }
     }
   } else if (r.rc == 0) {
-    merge_frame(&r, s, root);
+    merge_frame(&r, s, t, root);
   }
   cJSON_Delete(root);
   /* The result is built before the commit, so that when this returns
@@ -294,7 +732,8 @@ char *merge_apply(store *s, const char *z, size_t n, int64_t now, int *pRc) {
   char *zOut = NULL;
   if (r.rc == 0) {
     zOut = finish(&r);
-    if (!zOut || r.accepted.oom || r.rejected.oom || r.replies.oom) {
+    if (!zOut || r.accepted.oom || r.rejected.oom || r.replies.oom ||
+        r.have.oom || r.need.oom) {
       r.rc = HIROBA_ENOMEM;
     }
   }

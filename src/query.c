@@ -76,9 +76,10 @@ static int check_hex_list(const cJSON *list) {
   return 0;
 }
 
-/* Appends one filter's SELECT; 0, or -1 with *pzReason. */
+/* Appends one filter's SELECT of the columns zCols (from the event
+** table); 0, or -1 with *pzReason. */
 static int add_filter(builder *b, const cJSON *f, int64_t maxLimit,
-                      const char **pzReason) {
+                      const char *zCols, const char **pzReason) {
   if (!cJSON_IsObject(f)) {
     *pzReason = "invalid: a filter must be an object";
     return -1;
@@ -88,9 +89,11 @@ static int add_filter(builder *b, const cJSON *f, int64_t maxLimit,
     return -1;
   }
   long long limit = maxLimit;
-  strbuf_puts(&b->sql,
-              "SELECT created_at, id, json FROM (SELECT created_at, id, json "
-              "FROM event WHERE 1");
+  strbuf_puts(&b->sql, "SELECT ");
+  strbuf_puts(&b->sql, zCols);
+  strbuf_puts(&b->sql, " FROM (SELECT ");
+  strbuf_puts(&b->sql, zCols);
+  strbuf_puts(&b->sql, " FROM event WHERE 1");
   const cJSON *it;
   cJSON_ArrayForEach(it, f) {
     const char *k = it->string;
@@ -158,6 +161,31 @@ bad_tags:
   return -1;
 }
 
+/* Prepares the built statement and binds its parameters: 0 and *pq
+** (caller finalizes), or a negative code. */
+static int prepare(store *s, builder *b, sqlite3_stmt **pq) {
+  *pq = NULL;
+  if (b->oom || b->sql.oom) return HIROBA_ENOMEM;
+  sqlite3_stmt *q = NULL;
+  int src = sqlite3_prepare_v2(store_db(s), b->sql.z, (int)b->sql.n, &q, NULL);
+  if (src != SQLITE_OK) return store_fail(s, src, "cannot query");
+  for (int j = 0; j < b->nBind; j++) {
+    if (b->aBind[j].zText) {
+      sqlite3_bind_text(q, j + 1, b->aBind[j].zText, -1, SQLITE_STATIC);
+    } else {
+      sqlite3_bind_int64(q, j + 1, b->aBind[j].iValue);
+    }
+  }
+  *pq = q;
+  return HIROBA_OK;
+}
+
+static void builder_free(builder *b) {
+  for (int j = 0; j < b->nBind; j++) free(b->aBind[j].zText);
+  free(b->aBind);
+  strbuf_free(&b->sql);
+}
+
 int store_query(store *s, const cJSON *filters, int64_t maxLimit,
                 int (*xRow)(void *pCtx, const char *zJson, int nJson),
                 void *pCtx, const char **pzReason) {
@@ -174,21 +202,16 @@ int store_query(store *s, const cJSON *filters, int64_t maxLimit,
   int i = 0;
   cJSON_ArrayForEach(f, filters) {
     if (i++) strbuf_puts(&b.sql, " UNION ");
-    if (add_filter(&b, f, maxLimit, pzReason)) { rc = HIROBA_EINVAL; goto done; }
-  }
-  strbuf_puts(&b.sql, ") ORDER BY created_at DESC, id");
-  if (b.oom || b.sql.oom) { rc = HIROBA_ENOMEM; goto done; }
-
-  sqlite3_stmt *q = NULL;
-  int src = sqlite3_prepare_v2(store_db(s), b.sql.z, (int)b.sql.n, &q, NULL);
-  if (src != SQLITE_OK) { rc = store_fail(s, src, "cannot query"); goto done; }
-  for (int j = 0; j < b.nBind; j++) {
-    if (b.aBind[j].zText) {
-      sqlite3_bind_text(q, j + 1, b.aBind[j].zText, -1, SQLITE_STATIC);
-    } else {
-      sqlite3_bind_int64(q, j + 1, b.aBind[j].iValue);
+    if (add_filter(&b, f, maxLimit, "created_at, id, json", pzReason)) {
+      rc = HIROBA_EINVAL;
+      goto done;
     }
   }
+  strbuf_puts(&b.sql, ") ORDER BY created_at DESC, id");
+
+  sqlite3_stmt *q = NULL;
+  if ((rc = prepare(s, &b, &q)) != HIROBA_OK) goto done;
+  int src;
   while ((src = sqlite3_step(q)) == SQLITE_ROW) {
     int stop = xRow(pCtx, (const char *)sqlite3_column_text(q, 0),
                     sqlite3_column_bytes(q, 0));
@@ -198,8 +221,45 @@ int store_query(store *s, const cJSON *filters, int64_t maxLimit,
   sqlite3_finalize(q);
 
 done:
-  for (int j = 0; j < b.nBind; j++) free(b.aBind[j].zText);
-  free(b.aBind);
-  strbuf_free(&b.sql);
+  builder_free(&b);
+  return rc;
+}
+
+int store_neg_items(store *s, const cJSON *filter,
+                    int (*xItem)(void *pCtx, int64_t createdAt,
+                                 const unsigned char *id),
+                    void *pCtx, const char **pzReason) {
+  builder b;
+  memset(&b, 0, sizeof b);
+  strbuf_init(&b.sql);
+  int rc = HIROBA_OK;
+  /* Only the two columns: the json of a large event is never read. The
+  ** filter's own "limit" still applies (newest first, as in a REQ). */
+  strbuf_puts(&b.sql, "SELECT created_at, id FROM (");
+  if (add_filter(&b, filter, -1, "created_at, id", pzReason)) {
+    rc = HIROBA_EINVAL;
+    goto done;
+  }
+  strbuf_puts(&b.sql, ") ORDER BY created_at, id");
+
+  sqlite3_stmt *q = NULL;
+  if ((rc = prepare(s, &b, &q)) != HIROBA_OK) goto done;
+  int src;
+  while ((src = sqlite3_step(q)) == SQLITE_ROW) {
+    if (sqlite3_column_bytes(q, 1) != 32) {
+      rc = store_corrupt(s, "an event id is not 32 bytes");
+      break;
+    }
+    int stop = xItem(pCtx, sqlite3_column_int64(q, 0),
+                     (const unsigned char *)sqlite3_column_blob(q, 1));
+    if (stop) { rc = stop; break; }
+  }
+  if (rc == HIROBA_OK && src != SQLITE_ROW && src != SQLITE_DONE) {
+    rc = store_fail(s, src, "cannot query");
+  }
+  sqlite3_finalize(q);
+
+done:
+  builder_free(&b);
   return rc;
 }

@@ -79,7 +79,8 @@ enum {
   Q_BEGIN, Q_COMMIT, Q_ROLLBACK,
   Q_HAS, Q_TOMB_GET, Q_MUTED, Q_LATEST, Q_INSERT, Q_TAG_INSERT,
   Q_DELETE_EVENT, Q_DELETE_TAGS, Q_TOMB_PUT, Q_TOMB_SLOT, Q_EVENT_BY_ID,
-  Q_MUTE_CLEAR, Q_MUTE_ADD, Q_MUTED_EVENTS, Q_META_GET, Q_META_PUT, Q_JSON, Q_COUNT
+  Q_MUTE_CLEAR, Q_MUTE_ADD, Q_MUTED_EVENTS, Q_META_GET, Q_META_PUT, Q_JSON,
+  Q_UNWANTED, Q_COUNT
 };
 static const char *const kSql[Q_COUNT] = {
   "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK",
@@ -106,6 +107,9 @@ static const char *const kSql[Q_COUNT] = {
   "SELECT value FROM meta WHERE key=?1",
   "INSERT OR REPLACE INTO meta(key, value) VALUES(?1,?2)",
   "SELECT json FROM event WHERE id=?1",
+  /* Any author's tombstone counts: a sync message carries ids only. */
+  "SELECT 1 WHERE EXISTS(SELECT 1 FROM event WHERE id=?1)"
+  "  OR EXISTS(SELECT 1 FROM tombstone WHERE id=?1)",
 };
 
 struct store {
@@ -119,6 +123,11 @@ struct store {
 sqlite3 *store_db(store *s) { return s->db; }
 
 const char *store_errmsg(store *s) { return s ? s->zErr : "out of memory"; }
+
+int store_corrupt(store *s, const char *zWhat) {
+  snprintf(s->zErr, sizeof s->zErr, "%s", zWhat);
+  return HIROBA_ECORRUPT;
+}
 
 /* Maps an SQLite result to a HIROBA_E* code and keeps the message. */
 int store_fail(store *s, int rc, const char *zWhat) {
@@ -324,6 +333,10 @@ static int exists(store *s, int iQuery, const unsigned char *p, int n) {
   if (rc == SQLITE_ROW) return 1;
   if (rc == SQLITE_DONE) return 0;
   return store_fail(s, rc, "cannot read the store");
+}
+
+int store_unwanted(store *s, const unsigned char id[32]) {
+  return exists(s, Q_UNWANTED, id, 32);
 }
 
 /* Event a sorts before event b: newer first, then lower id. A replaceable

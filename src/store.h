@@ -89,4 +89,20 @@ int store_query(store *s, const cJSON *filters, int64_t maxLimit,
                 int (*xRow)(void *pCtx, const char *zJson, int nJson),
                 void *pCtx, const char **pzReason);
 
+/* Calls xItem with (created_at, id) of every event matching one filter
+** object, ascending by (created_at, id): the item set of a Negentropy
+** (NIP-77) session. No cap but the filter's own "limit" (the newest that
+** many). A bad filter gives HIROBA_EINVAL with *pzReason ("invalid: ...").
+** xItem returns 0 to go on, non-zero to stop (that value is returned). */
+int store_neg_items(store *s, const cJSON *filter,
+                    int (*xItem)(void *pCtx, int64_t createdAt,
+                                 const unsigned char *id),
+                    void *pCtx, const char **pzReason);
+
+/* 1 when an event id is not worth fetching: the event is stored, or a
+** tombstone of any author names the id (deleted by its author, or an
+** older version of a replaceable event); 0 when it is wanted; negative
+** on error. For the ids a reconciliation says we lack. */
+int store_unwanted(store *s, const unsigned char id[32]);
+
 #endif

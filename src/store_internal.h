@@ -12,5 +12,8 @@ sqlite3 *store_db(store *s);
 /* Keeps "zWhat: <sqlite message>" as the store's error and maps the SQLite
 ** code to a HIROBA_E* code. */
 int store_fail(store *s, int rc, const char *zWhat);
+/* Keeps zWhat as the store's error and returns HIROBA_ECORRUPT, for damage
+** SQLite itself did not notice (a column of the wrong size). */
+int store_corrupt(store *s, const char *zWhat);
 
 #endif
