@@ -76,6 +76,7 @@ class Link {
     this.live = new Map();    // their subscription id -> filters
     this.negSub = null;       // our reconciliation's subscription id
     this.fetching = new Set(); // our fetch subscription ids awaiting EOSE
+    this.requested = new Set(); // ids asked for on this connection
     this.have = 0;            // ids we hold that they lack (last reconciliation)
     this.need = 0;            // ids they hold that we lack
     this.received = 0;        // events accepted from them
@@ -165,7 +166,10 @@ export async function joinRoom(feed, {
     progress(link);
   }
 
-  function fetchIds(link, ids) {
+  function fetchIds(link, all) {
+    // A continued reconciliation may name an id twice: ask once.
+    const ids = all.filter((id) => !link.requested.has(id));
+    for (const id of ids) link.requested.add(id);
     for (let i = 0; i < ids.length; i += FETCH_BATCH) {
       const sub = `${mine}f${nextSub++}`;
       link.fetching.add(sub);

@@ -72,8 +72,10 @@ char *hiroba_post(int db, const char *draft_json);
 ** are what a NEG-MSG round taught a session this side initiated: ids it
 ** has that the peer lacks, and ids the peer has that it lacks (minus ids
 ** it stores or holds a tombstone for: deleted and replaced events are
-** never fetched again). A NEG-ERR from the peer ends such a session and is
-** recorded in "rejected" with id null and the peer's reason. */
+** never fetched again). When messages are continued (over 500,000 bytes)
+** an id may rarely show up again in a later round. A NEG-ERR from the
+** peer ends such a session and is recorded in "rejected" with id null and
+** the peer's reason. */
 char *hiroba_merge(int db, const char *frame_json);
 
 /* Events matching a NIP-01 filter (or a JSON array of filters, OR-ed), as a

@@ -19,8 +19,11 @@
 **     after the last bound written, as the protocol defines a range. The
 **     reference writes neither: its fingerprint starts at the range it was
 **     processing, while the range it declares starts at its last written
-**     bound, so the peer compares different sets, reopens ranges already
-**     settled, and an initiator reports some ids twice.
+**     bound, so the peer compares different sets and reopens ranges
+**     already settled (an initiator then reports their ids again). Ours
+**     cuts such repeats to the rare case the protocol cannot avoid: a
+**     responder's cut reopening ranges the initiator had settled further
+**     on in its message (no state is kept between messages).
 **   - A responder's IdList answer counts the Skip range written before it
 **     against the frame limit.
 **
@@ -530,8 +533,8 @@ int neg_reconcile(const neg_set *set, int isInitiator, size_t nFrame,
     if (exceeded(&c, out->n - base + o.n)) {
       /* Out of room: this range's output is dropped. The ranges settled
       ** before it are closed with a Skip (so the peer does not reopen
-      ** them, and we never report their ids twice), then one fingerprint
-      ** covers everything after, which the peer splits next time. */
+      ** them), then one fingerprint covers everything after, which the
+      ** peer splits in its next message. */
       if (o.n && skipBefore) {
         c.lastOut = lastOut;
         put_bound(&c, out, &prev);

@@ -86,7 +86,9 @@ int neg_initiate(const neg_set *set, size_t nFrame, strbuf *out);
 /* Reconciles the peer's message msg[0..nMsg) against the sealed set and
 ** appends our reply to out (binary). As the initiator (isInitiator), the
 ** ids we have and the peer lacks are appended to `have` and those the
-** peer has and we lack to `need` (32 bytes each, each id once per call);
+** peer has and we lack to `need` (32 bytes each, each id once per call,
+** though a continued reconciliation may rarely report one again in a
+** later call);
 ** a reply of only the version byte (out grows by exactly 1) means the
 ** reconciliation is complete and nothing should be sent. As the responder,
 ** have/need are not used (may be NULL) and the reply is always sent; a

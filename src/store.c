@@ -107,9 +107,13 @@ static const char *const kSql[Q_COUNT] = {
   "SELECT value FROM meta WHERE key=?1",
   "INSERT OR REPLACE INTO meta(key, value) VALUES(?1,?2)",
   "SELECT json FROM event WHERE id=?1",
-  /* Any author's tombstone counts: a sync message carries ids only. */
+  /* A sync message carries ids only, so a tombstone counts here once it
+  ** is confirmed: its event was seen (kind known), which proves the
+  ** author matched. An unconfirmed one -- a deletion that arrived before
+  ** its target, possibly from someone else -- must not stop the target
+  ** from being fetched once; that fetch confirms or voids it. */
   "SELECT 1 WHERE EXISTS(SELECT 1 FROM event WHERE id=?1)"
-  "  OR EXISTS(SELECT 1 FROM tombstone WHERE id=?1)",
+  "  OR EXISTS(SELECT 1 FROM tombstone WHERE id=?1 AND kind IS NOT NULL)",
 };
 
 struct store {
@@ -428,13 +432,14 @@ int store_precheck(store *s, const event *ev, const char **pzReason) {
   if (why) {
     *pzReason = why == TOMB_DELETED ? "blocked: deleted by its author"
                                     : "replaced: have a newer version";
-    /* A deleted event is refused, but what it says about its slot still
-    ** counts: its id hash matched, so kind and created_at are the
-    ** author's. Remember them, and let it displace older versions. */
-    if (why == TOMB_DELETED && is_replaceable(ev->kind)) {
+    /* A deleted event is refused, but what it says still counts: its id
+    ** hash matched, so kind and created_at are the author's. Remember
+    ** them (which confirms the tombstone for sync), and for a
+    ** replaceable kind let it displace older versions. */
+    if (why == TOMB_DELETED) {
       int older;
       rc = tomb_put(s, ev->id, ev->pubkey, ev->kind, ev->created_at, TOMB_DELETED);
-      if (rc == 0) rc = settle_slot(s, ev, &older);
+      if (rc == 0 && is_replaceable(ev->kind)) rc = settle_slot(s, ev, &older);
       if (rc) return rc;
     }
     return STORE_REJECTED;

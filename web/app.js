@@ -1,0 +1,335 @@
+// app.js -- the Hiroba demo page: one feed in OPFS, one room over WebRTC.
+// Plain DOM; user content only ever goes in through textContent.
+
+import { openFeed, joinRoom, unsupported } from '/hiroba/index.js';
+
+const $ = (id) => document.getElementById(id);
+const short = (pk) => `${pk.slice(0, 8)}…${pk.slice(-4)}`;
+const HEX64 = /^[0-9a-f]{64}$/;
+
+const roomName = decodeURIComponent(location.hash.slice(1)) || 'lobby';
+
+let feed = null;
+let room = null;
+let me = null;
+let following = new Set();
+let muted = new Set();
+const names = new Map();      // pubkey -> name, from profiles we hold
+const syncs = new Map();      // peer pubkey -> last sync progress
+
+// --- small DOM helpers ---------------------------------------------------------
+function el(tag, props = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [key, value] of Object.entries(props)) {
+    if (key === 'class') node.className = value;
+    else if (key === 'text') node.textContent = value;
+    else if (key === 'dataset') Object.assign(node.dataset, value);
+    else if (key.startsWith('on')) node.addEventListener(key.slice(2), value);
+    else if (value !== undefined && value !== null && value !== false) node.setAttribute(key, value === true ? '' : value);
+  }
+  for (const child of children) if (child != null) node.append(child);
+  return node;
+}
+
+// Replaces a list's children, keeping keyboard focus on the "same" control.
+function replaceChildren(parent, children) {
+  const key = document.activeElement?.dataset?.focusKey;
+  parent.replaceChildren(...children);
+  if (key) parent.querySelector(`[data-focus-key="${CSS.escape(key)}"]`)?.focus();
+}
+
+function showError(err) {
+  const message = err?.message ?? String(err);
+  console.warn('hiroba demo:', err);
+  $('banner-text').textContent = message;
+  $('banner').hidden = false;
+}
+$('banner-close').addEventListener('click', () => { $('banner').hidden = true; });
+
+// Runs an action from a button, disabling it meanwhile; errors go to the banner.
+async function act(button, fn) {
+  if (button) button.disabled = true;
+  try {
+    await fn();
+  } catch (err) {
+    showError(err);
+  } finally {
+    if (button?.isConnected) button.disabled = false;
+  }
+}
+
+function ago(seconds) {
+  const d = Math.max(0, Math.floor(Date.now() / 1000) - seconds);
+  if (d < 10) return 'just now';
+  if (d < 60) return `${d}s ago`;
+  if (d < 3600) return `${Math.floor(d / 60)}m ago`;
+  if (d < 86400) return `${Math.floor(d / 3600)}h ago`;
+  return `${Math.floor(d / 86400)}d ago`;
+}
+
+function displayName(pk) {
+  if (pk === me) return names.get(pk) ? `${names.get(pk)} (you)` : 'you';
+  return names.get(pk) || short(pk);
+}
+
+// --- lists: following, muted, names ------------------------------------------------
+async function refreshLists() {
+  [following, muted] = await Promise.all([feed.following(), feed.muted()]).then(([f, m]) => [new Set(f), new Set(m)]);
+  const known = [...new Set([me, ...following, ...muted, ...room?.peers.map((p) => p.pubkey) ?? []])];
+  const profiles = await feed.query({ kinds: [0], authors: known });
+  for (const e of profiles) {
+    try {
+      const name = JSON.parse(e.content)?.name;
+      if (typeof name === 'string' && name.trim()) names.set(e.pubkey, name.trim());
+    } catch { /* not a JSON profile */ }
+  }
+  const person = (pk, label, onClick, cls) => el('li', { class: 'person', dataset: { pubkey: pk } },
+    el('span', { class: 'who', title: pk, text: displayName(pk) }),
+    el('button', { type: 'button', class: `small ${cls}`, dataset: { focusKey: `${cls}:${pk}` },
+      'aria-label': `${label} ${displayName(pk)}`, text: label, onclick: onClick }));
+  replaceChildren($('following'), following.size
+    ? [...following].map((pk) => person(pk, 'Unfollow', (e) => act(e.currentTarget, () => unfollow(pk)), 'unfollow'))
+    : [el('li', { class: 'muted-text', text: 'Nobody yet.' })]);
+  replaceChildren($('muted'), muted.size
+    ? [...muted].map((pk) => person(pk, 'Unmute', (e) => act(e.currentTarget, () => feed.unmute(pk)), 'unmute'))
+    : [el('li', { class: 'muted-text', text: 'Nobody.' })]);
+}
+
+async function follow(pk) {
+  await feed.follow(pk);
+  room?.resync();   // fetch what they wrote before, and subscribe to what comes
+}
+async function unfollow(pk) {
+  await feed.unfollow(pk);
+  room?.resync();
+}
+
+// --- timeline --------------------------------------------------------------------
+let firstRender = true;
+
+async function renderTimeline() {
+  const items = (await feed.timeline({ limit: 100 })).filter((i) => !muted.has(i.event.pubkey));
+  const ids = items.map((i) => i.event.id);
+  const mine = ids.length ? await feed.query({ kinds: [7], authors: [me], '#e': ids }) : [];
+  const reacted = new Set(mine.map((r) => r.tags.filter((t) => t[0] === 'e').at(-1)?.[1]));
+  for (const { profile, event } of items) {
+    if (typeof profile?.name === 'string' && profile.name.trim()) names.set(event.pubkey, profile.name.trim());
+  }
+  $('timeline-loading').hidden = true;
+  $('empty').hidden = items.length > 0;
+  replaceChildren($('timeline'), items.map((item) => postView(item, reacted.has(item.event.id))));
+  if (firstRender) {
+    firstRender = false;
+    $('app').setAttribute('aria-busy', 'false');
+  }
+}
+
+function postView({ event, reactions, replies }, reactedByMe) {
+  const own = event.pubkey === me;
+  const count = Object.values(reactions ?? {}).reduce((a, b) => a + b, 0);
+  const who = displayName(event.pubkey);
+  const when = new Date(event.created_at * 1000);
+  const actions = [
+    el('button', {
+      type: 'button', class: 'small react', 'aria-pressed': reactedByMe ? 'true' : 'false',
+      'aria-label': `React + to ${who}'s post (${count} reaction${count === 1 ? '' : 's'})`,
+      dataset: { focusKey: `react:${event.id}` },
+      onclick: (e) => act(e.currentTarget, () => feed.react(event.id, '+')),
+    }, el('span', { 'aria-hidden': 'true', text: '+ ' }), el('span', { class: 'reaction-count', text: String(count) })),
+    el('span', { class: 'replies', text: `${replies} ${replies === 1 ? 'reply' : 'replies'}` }),
+  ];
+  if (own) {
+    actions.push(el('button', {
+      type: 'button', class: 'small danger delete', text: 'Delete', dataset: { focusKey: `delete:${event.id}` },
+      'aria-label': 'Delete your post', onclick: (e) => act(e.currentTarget, () => feed.delete(event.id)),
+    }));
+  } else {
+    const followed = following.has(event.pubkey);
+    actions.push(
+      el('button', {
+        type: 'button', class: `small ${followed ? 'unfollow' : 'follow'}`, text: followed ? 'Unfollow' : 'Follow',
+        'aria-label': `${followed ? 'Unfollow' : 'Follow'} ${who}`, dataset: { focusKey: `fu:${event.id}` },
+        onclick: (e) => act(e.currentTarget, () => (followed ? unfollow : follow)(event.pubkey)),
+      }),
+      el('button', {
+        type: 'button', class: 'small mute', text: 'Mute', 'aria-label': `Mute ${who}`,
+        dataset: { focusKey: `mute:${event.id}` },
+        onclick: (e) => act(e.currentTarget, () => feed.mute(event.pubkey)),
+      }),
+    );
+  }
+  return el('li', { class: `post${own ? ' own' : ''}`, dataset: { id: event.id, pubkey: event.pubkey } },
+    el('div', { class: 'post-head' },
+      el('span', { class: 'author', title: event.pubkey, text: who }),
+      el('time', { class: 'ago', datetime: when.toISOString(), title: when.toLocaleString(), dataset: { ts: event.created_at }, text: ago(event.created_at) })),
+    el('p', { class: 'post-content', text: event.content }),
+    el('div', { class: 'post-actions' }, ...actions));
+}
+
+// --- peers and sync --------------------------------------------------------------
+function renderPeers() {
+  const peers = room ? room.peers.filter((p) => p.state !== 'closed') : [];
+  $('no-peers').hidden = peers.length > 0;
+  replaceChildren($('peers'), peers.map((p) => {
+    const followed = following.has(p.pubkey);
+    const route = p.route === 'relayed' ? 'relayed via TURN' : p.route === 'direct' ? 'direct' : p.route ?? '';
+    return el('li', { class: 'peer', dataset: { pubkey: p.pubkey, state: p.state } },
+      el('div', { class: 'peer-who' },
+        el('span', { class: 'peer-name', text: names.get(p.pubkey) || 'unnamed' }),
+        el('code', { class: 'pubkey', title: p.pubkey, text: short(p.pubkey) })),
+      el('div', { class: 'peer-meta' },
+        el('span', { class: `state state-${p.state}`, text: p.state }),
+        route ? el('span', { class: 'route', text: route }) : null),
+      el('button', {
+        type: 'button', class: `small ${followed ? 'unfollow' : 'follow'}`, text: followed ? 'Unfollow' : 'Follow',
+        'aria-label': `${followed ? 'Unfollow' : 'Follow'} ${names.get(p.pubkey) || short(p.pubkey)}`,
+        dataset: { focusKey: `peer:${p.pubkey}` },
+        onclick: (e) => act(e.currentTarget, () => (followed ? unfollow : follow)(p.pubkey)),
+      }));
+  }));
+  const open = peers.filter((p) => p.state === 'open').length;
+  if (room) $('room-status').textContent = `Room “${roomName}” · ${open} peer${open === 1 ? '' : 's'} connected`;
+}
+
+function renderSync() {
+  const all = [...syncs.values()];
+  const pending = all.filter((s) => !s.done);
+  const need = all.reduce((a, s) => a + s.need, 0);
+  const received = all.reduce((a, s) => a + Math.min(s.received, s.need), 0);
+  $('sync').hidden = all.length === 0;
+  const bar = $('sync-bar');
+  if (pending.length) {
+    $('sync-label').textContent = need ? `Syncing… ${received} of ${need} events` : 'Comparing with peers…';
+    if (need) { bar.max = need; bar.value = received; } else bar.removeAttribute('value');
+  } else {
+    $('sync-label').textContent = `In sync${need ? ` · ${received} event${received === 1 ? '' : 's'} received` : ''}`;
+    bar.max = 1; bar.value = 1;
+  }
+}
+
+// --- wiring ------------------------------------------------------------------------
+function debounce(fn, ms) {
+  let timer = null;
+  let running = false;
+  let again = false;
+  const run = async () => {
+    timer = null;
+    if (running) { again = true; return; }
+    running = true;
+    try { await fn(); } catch (err) { showError(err); }
+    running = false;
+    if (again) { again = false; schedule(); }
+  };
+  const schedule = () => { if (!timer) timer = setTimeout(run, ms); };
+  return schedule;
+}
+
+const refresh = debounce(async () => {
+  await refreshLists();
+  renderPeers();
+  await renderTimeline();
+}, 120);
+
+async function post() {
+  const box = $('compose-text');
+  const text = box.value.trim();
+  if (!text) { box.focus(); return; }
+  await act($('post-button'), async () => {
+    await feed.post(text);
+    box.value = '';
+  });
+  box.focus();
+}
+
+function wire() {
+  $('compose').addEventListener('submit', (e) => { e.preventDefault(); post(); });
+  $('compose-text').addEventListener('keydown', (e) => {
+    if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); post(); }
+  });
+  $('name-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const name = $('name-input').value.trim();
+    act(e.submitter, () => feed.setProfile({ name }));
+  });
+  $('follow-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const input = $('follow-input');
+    const pk = input.value.trim().toLowerCase();
+    if (!HEX64.test(pk)) { showError(new Error('A public key is 64 hexadecimal characters.')); input.focus(); return; }
+    if (pk === me) { showError(new Error('That is your own key.')); return; }
+    act(e.submitter, async () => { await follow(pk); input.value = ''; });
+  });
+  $('copy-pubkey').addEventListener('click', async (e) => {
+    const button = e.currentTarget;
+    try {
+      await navigator.clipboard.writeText(me);
+      button.textContent = 'Copied';
+    } catch {
+      // No clipboard permission: select the key so the user can copy it.
+      getSelection().selectAllChildren($('my-pubkey'));
+      button.textContent = 'Selected';
+    }
+    setTimeout(() => { button.textContent = 'Copy'; }, 1500);
+  });
+  window.addEventListener('hashchange', () => location.reload());
+  // Keep "3m ago" honest.
+  setInterval(() => {
+    for (const t of document.querySelectorAll('time.ago')) t.textContent = ago(Number(t.dataset.ts));
+  }, 30_000);
+}
+
+async function connect() {
+  $('room-status').textContent = `Joining room “${roomName}”…`;
+  const signalUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/signal`;
+  try {
+    room = await joinRoom(feed, { signalUrl, room: roomName, turnUrl: '/turn', poolSize: 8 });
+  } catch (err) {
+    $('room-status').textContent = `Offline: could not join room “${roomName}”`;
+    showError(new Error(`Could not join the room: ${err.message ?? err}`));
+    return;
+  }
+  room.on('peer', () => { renderPeers(); refresh(); });
+  room.on('sync', (s) => { syncs.set(s.peer, s); renderSync(); });
+  room.on('error', (err) => showError(err));
+  window.hirobaRoom = room;   // for the console and tests
+  renderPeers();
+}
+
+async function main() {
+  $('room-name').textContent = roomName;
+  const lacking = unsupported();
+  if (lacking) {
+    $('loading').hidden = true;
+    const box = $('unsupported');
+    box.textContent = `Hiroba cannot run in this browser: it lacks ${lacking}. Try a recent Chrome, Edge, Firefox or Safari, over https:// or on localhost.`;
+    box.hidden = false;
+    $('room-status').textContent = 'Unsupported browser';
+    $('app').setAttribute('aria-busy', 'false');
+    return;
+  }
+  try {
+    feed = await openFeed({ name: 'default' });
+    me = (await feed.identity()).pubkey;
+  } catch (err) {
+    $('loading').hidden = true;
+    $('room-status').textContent = 'Could not open the feed';
+    showError(new Error(`Could not open your feed: ${err.message ?? err}`));
+    $('app').setAttribute('aria-busy', 'false');
+    return;
+  }
+  window.hirobaFeed = feed;   // for the console and tests
+  $('my-pubkey').textContent = short(me);
+  $('my-pubkey').title = me;
+  $('my-pubkey').dataset.pubkey = me;
+  const profile = await feed.profile().catch(() => null);
+  if (typeof profile?.name === 'string') $('name-input').value = profile.name;
+  $('loading').hidden = true;
+  $('sidebar').hidden = false;
+  $('content').hidden = false;
+  wire();
+  feed.on('event', refresh);
+  refresh();
+  connect();
+}
+
+main();
