@@ -76,7 +76,9 @@ export class Peer {
       await this.pc.setLocalDescription(offer);
       this._signal({ sdp: { type: this.pc.localDescription.type, sdp: this.pc.localDescription.sdp } });
     } catch (err) {
-      this.onError(err);
+      // An offer from the other side landed while ours was being made:
+      // that is glare, which receive() resolves; not an error to report.
+      if (this.pc.signalingState === 'stable' && this.state !== 'closed') this.onError(err);
     } finally {
       this.makingOffer = false;
     }
