@@ -31,7 +31,7 @@ NATIVE_SRC := $(SRC) storage_posix
 WASM_SRC := $(SRC) storage_js
 # js-glue modules that make up the browser package (copied to build/hiroba/).
 BROWSER_JS := index worker feed engine storage-opfs \
-  signal-client framing pool peer sync
+  signal-client framing pool peer sync emitter
 TESTS := $(patsubst tests/native/%.c,%,$(wildcard tests/native/test_*.c))
 
 SQLITE_DEFS := -DSQLITE_OS_OTHER=1 -DSQLITE_THREADSAFE=0 -DSQLITE_TEMP_STORE=3 \

@@ -7,12 +7,14 @@
 // in browsers. Everything above that line (follow lists, profiles,
 // timelines, events) lives here once.
 
+import { Emitter } from './emitter.js';
+
 const PROFILE_FIELDS = ['name', 'about', 'picture'];
 
-export class Feed {
+export class Feed extends Emitter {
   constructor(backend) {
+    super();
     this._backend = backend;
-    this._listeners = new Map(); // event name -> Set of functions
     this._pubkey = null;         // cached: the identity never changes
     this._closed = false;
     // A backend that reports stored events itself (the browser's worker,
@@ -23,31 +25,9 @@ export class Feed {
   }
 
   // --- events ---------------------------------------------------------------
-  on(name, fn) {
-    if (!this._listeners.has(name)) this._listeners.set(name, new Set());
-    this._listeners.get(name).add(fn);
-    return this;
-  }
 
-  off(name, fn) {
-    this._listeners.get(name)?.delete(fn);
-    return this;
-  }
 
-  _emit(name, value) {
-    for (const fn of this._listeners.get(name) ?? []) {
-      try {
-        fn(value);
-      } catch (err) {
-        // A listener's bug must not break the engine call that fired it.
-        queueMicrotask(() => { throw err; });
-      }
-    }
-  }
 
-  _hasListeners(name) {
-    return (this._listeners.get(name)?.size ?? 0) > 0;
-  }
 
   _check() {
     if (this._closed) throw new Error('hiroba: the feed is closed');

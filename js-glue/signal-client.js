@@ -37,6 +37,8 @@
 //               frame (frames the server refused land here), 'replaced'
 //               or 'sign'. Lost connections show as 'state' changes.
 
+import { Emitter } from './emitter.js';
+
 const HEX64 = /^[0-9a-f]{64}$/;
 const AUTH_KIND = 22242;
 export const CLOSE_REPLACED = 4001;
@@ -49,7 +51,7 @@ export class SignalError extends Error {
   }
 }
 
-export class SignalClient {
+export class SignalClient extends Emitter {
   constructor({
     url, room, pubkey, sign,
     WebSocket: WebSocketImpl = globalThis.WebSocket,
@@ -57,6 +59,7 @@ export class SignalClient {
     maxDelayMs = 10_000,
     connectTimeoutMs = 15_000,
   } = {}) {
+    super();
     if (typeof url !== 'string' || !/^wss?:\/\//.test(url)) throw new TypeError('SignalClient: url must be a ws:// or wss:// URL');
     if (typeof room !== 'string' || room === '') throw new TypeError('SignalClient: room must be a non-empty string');
     if (typeof pubkey !== 'string' || !HEX64.test(pubkey)) throw new TypeError('SignalClient: pubkey must be 64 lowercase hex');
@@ -74,7 +77,6 @@ export class SignalClient {
     this._initialDelayMs = initialDelayMs;
     this._maxDelayMs = maxDelayMs;
     this._connectTimeoutMs = connectTimeoutMs;
-    this._listeners = new Map(); // event name -> Set of functions
     this._ws = null;             // the current socket; frames from others are ignored
     this._attempt = 0;           // failed attempts since the last successful join
     this._retryTimer = null;
@@ -85,27 +87,8 @@ export class SignalClient {
   }
 
   // --- events ----------------------------------------------------------------
-  on(name, fn) {
-    if (!this._listeners.has(name)) this._listeners.set(name, new Set());
-    this._listeners.get(name).add(fn);
-    return this;
-  }
 
-  off(name, fn) {
-    this._listeners.get(name)?.delete(fn);
-    return this;
-  }
 
-  _emit(name, value) {
-    for (const fn of this._listeners.get(name) ?? []) {
-      try {
-        fn(value);
-      } catch (err) {
-        // A listener's bug must not break the connection; report it apart.
-        queueMicrotask(() => { throw err; });
-      }
-    }
-  }
 
   _setState(state) {
     if (this.state === state) return;

@@ -22,6 +22,7 @@
 // carry our pubkey's prefix, which is how a NEG-MSG answering our
 // reconciliation is told from one in a reconciliation the peer started.
 
+import { Emitter } from './emitter.js';
 import { ConnectionPool } from './pool.js';
 import { Peer } from './peer.js';
 import { SignalClient } from './signal-client.js';
@@ -47,21 +48,6 @@ export function matchFilter(filter, event) {
     } else return false;
   }
   return true;
-}
-
-class Emitter {
-  constructor() { this.listeners = new Map(); }
-  on(name, fn) {
-    if (!this.listeners.has(name)) this.listeners.set(name, new Set());
-    this.listeners.get(name).add(fn);
-    return this;
-  }
-  off(name, fn) { this.listeners.get(name)?.delete(fn); return this; }
-  emit(name, value) {
-    for (const fn of this.listeners.get(name) ?? []) {
-      try { fn(value); } catch (err) { queueMicrotask(() => { throw err; }); }
-    }
-  }
 }
 
 // Per-peer sync state.
@@ -108,7 +94,7 @@ export async function joinRoom(feed, {
       iceServers = (await response.json()).iceServers ?? [];
     } catch (err) {
       // Direct connections may still work: say so and go on without TURN.
-      queueMicrotask(() => events.emit('error', new Error(`hiroba: no TURN credentials: ${err.message}`)));
+      queueMicrotask(() => events._emit('error', new Error(`hiroba: no TURN credentials: ${err.message}`)));
     }
   }
 
@@ -118,9 +104,9 @@ export async function joinRoom(feed, {
   });
 
   const send = (link, frame) => link.peer.send(typeof frame === 'string' ? frame : JSON.stringify(frame))
-    .catch((err) => events.emit('error', err));
+    .catch((err) => events._emit('error', err));
 
-  const progress = (link) => events.emit('sync', {
+  const progress = (link) => events._emit('sync', {
     peer: link.peer.pubkey, have: link.have, need: link.need,
     received: link.received, done: link.done,
   });
@@ -136,9 +122,9 @@ export async function joinRoom(feed, {
         remote, self, RTCPeerConnection, iceServers, iceTransportPolicy,
         signal: (data) => signal.signal(remote, data),
         onFrame: (text) => receive(link, text),
-        onError: (err) => events.emit('error', err),
+        onError: (err) => events._emit('error', err),
         onState: (state) => {
-          events.emit('peer', peerInfo(peer));
+          events._emit('peer', peerInfo(peer));
           if (state === 'open') startSync(link);
           if (state === 'closed') {
             closedBytes.sent += peer.framed.bytesSent;
@@ -150,7 +136,7 @@ export async function joinRoom(feed, {
       });
       const link = new Link(peer);
       links.set(remote, link);
-      events.emit('peer', peerInfo(peer));
+      events._emit('peer', peerInfo(peer));
       return peer;
     },
   });
@@ -246,7 +232,7 @@ export async function joinRoom(feed, {
         for (const result of results) await apply(link, result);
       }
     } catch (err) {
-      events.emit('error', err);
+      events._emit('error', err);
     } finally {
       link.merging = false;
     }
@@ -311,7 +297,7 @@ export async function joinRoom(feed, {
     // never opened.
     if (link && link.peer.state === 'connecting') link.peer.close();
   });
-  signal.on('error', (err) => events.emit('error', err));
+  signal.on('error', (err) => events._emit('error', err));
 
   await signal.connect();
 
