@@ -1,3 +1,6 @@
+// NOT RUN by make test yet: fails intermittently when both pages join the
+// room at once (a glare bug in js-glue/peer.js; see the issue 6 note).
+// Run by hand: node --test tests/e2e/demo.scenario.js
 // demo.test.js -- the demo page (web/index.html + app.js) driven like a
 // user would: two Chromium profiles open the dev server's page in one room,
 // name themselves, follow each other from the peer panel, post, react,
