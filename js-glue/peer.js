@@ -50,7 +50,13 @@ export class Peer {
     this.pc.onicecandidate = ({ candidate }) => {
       if (candidate) this._signal({ candidate: candidate.toJSON ? candidate.toJSON() : candidate });
     };
-    this.pc.onnegotiationneeded = () => this._offer();
+    // Both sides create the negotiated channel, so both would offer at
+    // once on every connect. The polite side lets the other offer first
+    // and offers itself only once a session exists (ICE restarts).
+    this.pc.onnegotiationneeded = () => {
+      if (this.polite && !this.pc.remoteDescription) return;
+      this._offer();
+    };
     this.pc.oniceconnectionstatechange = () => this._iceState();
     this.openTimer = setTimeout(() => {
       if (this.state === 'connecting') this._failOpen(new Error('hiroba: the peer connection did not open in time'));
