@@ -181,8 +181,7 @@ test: setup
 	$(MAKE) test-e2e
 
 demo: setup wasm
-	@if [ -f web/server.js ]; then $(NODE) web/server.js; \
-	else echo "The demo page and its dev server are not built yet (see the signaling and demo issues); make test runs what exists."; fi
+	$(NODE) web/server.js
 
 clean:
 	rm -rf $(B)/wasm/*.o $(B)/native/*.o $(B)/asan/*.o $(B)/*/libhiroba.a $(B)/hiroba $(B)/asan/test_* $(B)/asan/hostile_runner

@@ -32,6 +32,7 @@ export class Peer {
     this.makingOffer = false;
     this.ignoreOffer = false;
     this.restarts = 0;
+    this.unreachable = false; // the remote left signaling: no renegotiation possible
     this.pendingCandidates = [];
     this.pc = new RTCPeerConnection({ iceServers, iceTransportPolicy });
     this.channel = this.pc.createDataChannel('hiroba', { negotiated: true, id: 0, ordered: true });
@@ -134,8 +135,22 @@ export class Peer {
     } else if (s === 'connected' || s === 'completed') this._learnRoute();
   }
 
+  // The remote left the signaling server. A connection that works keeps
+  // working without it; one that is still connecting, or has lost its
+  // path, cannot be renegotiated any more, so it closes now instead of
+  // waiting out ICE restarts that cannot reach the other side.
+  signalingGone() {
+    this.unreachable = true;
+    const ice = this.pc.iceConnectionState;
+    if (this.state === 'connecting' || ice === 'disconnected' || ice === 'failed' || ice === 'closed') this.close();
+  }
+
   _restartIce() {
     if (this.state === 'closed' || this.state === 'closing') return;
+    if (this.unreachable) {
+      this.close();
+      return;
+    }
     if (this.restarts++ >= MAX_ICE_RESTARTS) {
       this.onError(new Error('hiroba: the connection failed and ICE restarts did not help'));
       this.close();

@@ -273,7 +273,11 @@ export async function joinRoom(feed, {
   feed.on('event', onEvent);
 
   const connectTo = (pk) => {
-    if (left || pk === self || pool.has(pk)) return;
+    if (left || pk === self) return;
+    if (pool.has(pk)) {
+      pool.get(pk).unreachable = false; // back on signaling: renegotiable again
+      return;
+    }
     // Beyond capacity, only authors we follow displace others.
     if (pool.size >= poolSize && !follows.has(pk)) return;
     pool.acquire(pk);
@@ -291,12 +295,8 @@ export async function joinRoom(feed, {
   });
   signal.on('join', connectTo);
   signal.on('peers', (list) => list.forEach(connectTo));
-  signal.on('leave', (pk) => {
-    const link = links.get(pk);
-    // The WebRTC connection may outlive signaling; close it only if it
-    // never opened.
-    if (link && link.peer.state === 'connecting') link.peer.close();
-  });
+  // The WebRTC connection may outlive signaling (peer.js decides).
+  signal.on('leave', (pk) => links.get(pk)?.peer.signalingGone());
   signal.on('error', (err) => events._emit('error', err));
 
   await signal.connect();

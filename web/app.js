@@ -8,6 +8,11 @@ const short = (pk) => `${pk.slice(0, 8)}…${pk.slice(-4)}`;
 const HEX64 = /^[0-9a-f]{64}$/;
 
 const roomName = decodeURIComponent(location.hash.slice(1)) || 'lobby';
+// ?ice=relay forces every connection through TURN (iceTransportPolicy
+// 'relay'): a way to see the relayed path work, or to hide one's address.
+const relayOnly = new URLSearchParams(location.search).get('ice') === 'relay';
+const CLOSED_SHOWN_MS = 20_000;   // a closed peer stays listed this long
+const NOTICE_MS = 8_000;          // connection trouble is shown this long
 
 let feed = null;
 let room = null;
@@ -38,13 +43,24 @@ function replaceChildren(parent, children) {
   if (key) parent.querySelector(`[data-focus-key="${CSS.escape(key)}"]`)?.focus();
 }
 
-function showError(err) {
+// Errors from what the user did stay until dismissed; trouble with
+// peers (one left mid-sync, an offer went unanswered) is usually healed
+// by the next connection, so it is shown for a few seconds only -- but
+// never replaces a user's error that is still showing.
+let noticeTimer = null;
+let showingNotice = false;
+function showError(err, { transient = false } = {}) {
   const message = err?.message ?? String(err);
   console.warn('hiroba demo:', err);
+  if (transient && !$('banner').hidden && !showingNotice) return;
+  clearTimeout(noticeTimer);
+  showingNotice = transient;
   $('banner-text').textContent = message;
+  $('banner').classList.toggle('notice', transient);
   $('banner').hidden = false;
+  if (transient) noticeTimer = setTimeout(() => { $('banner').hidden = true; }, NOTICE_MS);
 }
-$('banner-close').addEventListener('click', () => { $('banner').hidden = true; });
+$('banner-close').addEventListener('click', () => { $('banner').hidden = true; clearTimeout(noticeTimer); });
 
 // Runs an action from a button, disabling it meanwhile; errors go to the banner.
 async function act(button, fn) {
@@ -167,19 +183,33 @@ function postView({ event, reactions, replies }, reactedByMe) {
 }
 
 // --- peers and sync --------------------------------------------------------------
+const gone = new Map(); // pubkey -> {info, at}: closed peers, listed a while
+
+// What the panel says about a connection: connecting, direct, relayed
+// via TURN, closing or closed.
+function peerLabel(p) {
+  if (p.state === 'open') return p.route === 'relayed' ? 'relayed via TURN' : p.route === 'direct' ? 'direct' : 'open';
+  return p.state;
+}
+
 function renderPeers() {
-  const peers = room ? room.peers.filter((p) => p.state !== 'closed') : [];
+  const live = room ? room.peers.filter((p) => p.state !== 'closed') : [];
+  const now = Date.now();
+  for (const p of room?.peers ?? []) if (p.state === 'closed') gone.set(p.pubkey, { info: p, at: now });
+  for (const p of live) gone.delete(p.pubkey);
+  for (const [pk, g] of gone) if (now - g.at > CLOSED_SHOWN_MS) gone.delete(pk);
+  const peers = [...live, ...[...gone.values()].map((g) => ({ ...g.info, state: 'closed' }))];
   $('no-peers').hidden = peers.length > 0;
   replaceChildren($('peers'), peers.map((p) => {
     const followed = following.has(p.pubkey);
-    const route = p.route === 'relayed' ? 'relayed via TURN' : p.route === 'direct' ? 'direct' : p.route ?? '';
-    return el('li', { class: 'peer', dataset: { pubkey: p.pubkey, state: p.state } },
+    return el('li', { class: 'peer', dataset: { pubkey: p.pubkey, state: p.state, route: p.route ?? '' } },
       el('div', { class: 'peer-who' },
-        el('span', { class: 'peer-name', text: names.get(p.pubkey) || 'unnamed' }),
+        names.get(p.pubkey)
+          ? el('span', { class: 'peer-name', text: names.get(p.pubkey) })
+          : el('span', { class: 'peer-name unnamed', text: 'No name yet' }),
         el('code', { class: 'pubkey', title: p.pubkey, text: short(p.pubkey) })),
       el('div', { class: 'peer-meta' },
-        el('span', { class: `state state-${p.state}`, text: p.state }),
-        route ? el('span', { class: 'route', text: route }) : null),
+        el('span', { class: `state state-${p.state}`, text: peerLabel(p) })),
       el('button', {
         type: 'button', class: `small ${followed ? 'unfollow' : 'follow'}`, text: followed ? 'Unfollow' : 'Follow',
         'aria-label': `${followed ? 'Unfollow' : 'Follow'} ${names.get(p.pubkey) || short(p.pubkey)}`,
@@ -188,7 +218,11 @@ function renderPeers() {
       }));
   }));
   const open = peers.filter((p) => p.state === 'open').length;
-  if (room) $('room-status').textContent = `Room “${roomName}” · ${open} peer${open === 1 ? '' : 's'} connected`;
+  if (room) {
+    $('room-status').textContent = `Room “${roomName}” · ${open} peer${open === 1 ? '' : 's'} connected${relayOnly ? ' · relay only' : ''}`;
+  }
+  // Closed peers drop off the list after a while even if nothing happens.
+  if (gone.size) setTimeout(renderPeers, CLOSED_SHOWN_MS + 100);
 }
 
 function renderSync() {
@@ -272,6 +306,9 @@ function wire() {
     setTimeout(() => { button.textContent = 'Copy'; }, 1500);
   });
   window.addEventListener('hashchange', () => location.reload());
+  // Leaving says goodbye: peers see the connection close at once instead
+  // of waiting for it to time out.
+  window.addEventListener('pagehide', () => room?.leave());
   // Keep "3m ago" honest.
   setInterval(() => {
     for (const t of document.querySelectorAll('time.ago')) t.textContent = ago(Number(t.dataset.ts));
@@ -279,10 +316,19 @@ function wire() {
 }
 
 async function connect() {
+  if (typeof globalThis.RTCPeerConnection !== 'function') {
+    // The feed works alone; say plainly why nobody will be met.
+    $('room-status').textContent = 'Offline: no WebRTC in this browser';
+    $('no-peers').textContent = 'This browser lacks WebRTC (RTCPeerConnection), so it cannot meet peers. Your posts are kept in this browser but cannot reach anyone from it.';
+    return;
+  }
   $('room-status').textContent = `Joining room “${roomName}”…`;
   const signalUrl = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/signal`;
   try {
-    room = await joinRoom(feed, { signalUrl, room: roomName, turnUrl: '/turn', poolSize: 8 });
+    room = await joinRoom(feed, {
+      signalUrl, room: roomName, turnUrl: '/turn', poolSize: 8,
+      iceTransportPolicy: relayOnly ? 'relay' : 'all',
+    });
   } catch (err) {
     $('room-status').textContent = `Offline: could not join room “${roomName}”`;
     showError(new Error(`Could not join the room: ${err.message ?? err}`));
@@ -290,7 +336,7 @@ async function connect() {
   }
   room.on('peer', () => { renderPeers(); refresh(); });
   room.on('sync', (s) => { syncs.set(s.peer, s); renderSync(); });
-  room.on('error', (err) => showError(err));
+  room.on('error', (err) => showError(err, { transient: true }));
   window.hirobaRoom = room;   // for the console and tests
   renderPeers();
 }

@@ -76,6 +76,26 @@ test('two feeds converge, then new posts arrive live', async (t) => {
   rb.leave();
 });
 
+test('two feeds joining at the same instant connect (no glare stall), ten times over', async (t) => {
+  // Both sides learn of each other at once and both have a reason to
+  // offer; perfect negotiation must settle it every time.
+  for (let round = 0; round < 10; round++) {
+    const { feed: a } = await tempFeed(t, `a${round}.db`);
+    const { feed: b } = await tempFeed(t, `b${round}.db`);
+    await a.follow((await b.identity()).pubkey);
+    await b.follow((await a.identity()).pubkey);
+    const pa = await a.post(`a says ${round}`);
+    const pb = await b.post(`b says ${round}`);
+    const room = freshRoom();
+    const [ra, rb] = await Promise.all([join(a, room), join(b, room)]);
+    await until(async () => (await a.query({ ids: [pb.id] })).length === 1 &&
+      (await b.query({ ids: [pa.id] })).length === 1, `round ${round}: both posts across`, 40_000);
+    assert.ok(ra.peers.some((p) => p.state === 'open') && rb.peers.some((p) => p.state === 'open'));
+    ra.leave();
+    rb.leave();
+  }
+});
+
 test("a post reaches a reader through another peer while its author is offline", async (t) => {
   const { feed: a } = await tempFeed(t, 'a.db');
   const { feed: b } = await tempFeed(t, 'b.db');

@@ -13,13 +13,9 @@
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
-import net from 'node:net';
-import dgram from 'node:dgram';
-import { spawn, spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { spawn } from 'node:child_process';
 import { createTurnHandler, restCredentials } from '../../web/turn.js';
+import { startCoturn, haveCommand } from '../shared/coturn.js';
 
 const TOKEN = 'cf-api-token-SHOULD-NEVER-LEAK-6f1c';
 const KEY_ID = 'key-id-0123';
@@ -349,26 +345,6 @@ describe('STUN-only mode and configuration checks', () => {
 
 // --- coturn ------------------------------------------------------------------
 
-const have = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
-
-/* A port free on 127.0.0.1 for both TCP and UDP right now. */
-async function freePort() {
-  for (let i = 0; i < 20; i++) {
-    const tcp = net.createServer();
-    await new Promise((resolve) => tcp.listen(0, '127.0.0.1', resolve));
-    const { port } = tcp.address();
-    const udp = dgram.createSocket('udp4');
-    const ok = await new Promise((resolve) => {
-      udp.once('error', () => resolve(false));
-      udp.bind(port, '127.0.0.1', () => resolve(true));
-    });
-    if (ok) await new Promise((resolve) => udp.close(resolve));
-    await new Promise((resolve) => tcp.close(resolve));
-    if (ok) return port;
-  }
-  throw new Error('no port free for both TCP and UDP on 127.0.0.1');
-}
-
 /* Run a command to completion; kills it after `timeoutMs`. */
 function run(cmd, args, timeoutMs = 30_000) {
   return new Promise((resolve, reject) => {
@@ -385,56 +361,17 @@ function run(cmd, args, timeoutMs = 30_000) {
 const COTURN_SECRET = 'coturn-static-secret-7d2a';
 
 describe('coturn mode (real turnserver on 127.0.0.1)', () => {
-  const missing = ['turnserver', 'turnutils_uclient'].filter((c) => !have(c));
+  const missing = ['turnserver', 'turnutils_uclient'].filter((c) => !haveCommand(c));
   const skip = missing.length ? `${missing.join(', ')} missing: install Debian's coturn (scripts/setup-system.sh)` : false;
-  let coturn = null; // { child, port, log(), dir }
+  let coturn = null; // startCoturn()'s { port, log(), stop(), child }
 
   before(async () => {
     if (skip) return;
-    const port = await freePort();
-    const dir = mkdtempSync(join(tmpdir(), 'hiroba-coturn-'));
-    // Relay ports: a random 200-port window in the high range.
-    const minPort = 40000 + Math.floor(Math.random() * 100) * 200;
-    const args = [
-      '-n', // no config file
-      `--listening-port=${port}`, '--listening-ip=127.0.0.1', '--relay-ip=127.0.0.1',
-      '--use-auth-secret', `--static-auth-secret=${COTURN_SECRET}`, '--realm=hiroba.test',
-      '--no-tls', '--no-dtls', '--no-cli',
-      '--log-file=stdout', '--simple-log', '--verbose',
-      '--allow-loopback-peers', '--no-multicast-peers',
-      `--min-port=${minPort}`, `--max-port=${minPort + 199}`,
-      `--pidfile=${join(dir, 'turnserver.pid')}`, `--db=${join(dir, 'turndb')}`,
-    ];
-    const child = spawn('turnserver', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let log = '';
-    child.stdout.on('data', (d) => { log += d; });
-    child.stderr.on('data', (d) => { log += d; });
-    const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-    coturn = { child, port, dir, args, exited, log: () => log };
-    // Ready when its TCP listener accepts (UDP and TCP start together).
-    const deadline = Date.now() + 15_000;
-    for (;;) {
-      if (child.exitCode !== null || child.signalCode !== null) throw new Error(`turnserver exited early:\n${log}`);
-      const up = await new Promise((resolve) => {
-        const s = net.connect(port, '127.0.0.1', () => { s.destroy(); resolve(true); });
-        s.once('error', () => resolve(false));
-      });
-      if (up) break;
-      if (Date.now() > deadline) throw new Error(`turnserver did not listen on ${port} within 15 s:\n${log}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    coturn = await startCoturn({ secret: COTURN_SECRET });
   });
 
   after(async () => {
-    if (!coturn) return;
-    const { child, exited, dir } = coturn;
-    if (child.exitCode === null && child.signalCode === null) {
-      child.kill('SIGTERM');
-      const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(killer);
-    }
-    rmSync(dir, { recursive: true, force: true });
+    await coturn?.stop();
   });
 
   const env = () => ({

@@ -1,0 +1,249 @@
+// demo.test.js -- the demo page (web/index.html + app.js) driven like a
+// user would, each user a Chromium profile of its own (its own OPFS):
+//   1. two users meet in a room, name themselves, follow each other from
+//      the peer panel, post, react, delete, mute, and reload;
+//   2. store and forward: A posts and leaves, C joins and gets A's post
+//      from B;
+//   3. the same over TURN only (?ice=relay) through a real coturn on
+//      127.0.0.1: the peer panel says "relayed via TURN".
+// Screenshots of every window at each step go to test-output/e2e/demo-*.png,
+// and one of two windows side by side to demo-side-by-side.png (the
+// README's picture is a copy of it).
+
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { startServer } from '../../web/server.js';
+import { launchProfile, watchErrors } from './harness.js';
+import { startCoturn } from '../shared/coturn.js';
+
+const OUT = fileURLToPath(new URL('../../test-output/e2e/', import.meta.url));
+const LONG = 60_000;
+
+const COTURN_SECRET = 'demo-e2e-coturn-secret';
+
+let server;
+let coturn = null;
+let relayServer = null;
+const profiles = [];
+
+before(async () => {
+  await mkdir(OUT, { recursive: true });
+  server = await startServer({ port: 0, turnEnv: {} });
+});
+
+after(async () => {
+  for (const p of profiles) await p.close();
+  await server?.close();
+  await relayServer?.close();
+  await coturn?.stop();
+});
+
+// A user: a fresh profile with the page open at `path` (query and hash).
+// `before` runs in the page before its own scripts (to take features away).
+async function user(label, viewport, path, on = server, before = null) {
+  const profile = await launchProfile();
+  profiles.push(profile);
+  const page = await profile.context.newPage();
+  if (before) await page.addInitScript(before);
+  await page.setViewportSize(viewport);
+  const errors = watchErrors(page);
+  await page.goto(`${on.url}${path}`);
+  if (before) return { label, page, errors, profile };
+  await page.locator('#my-pubkey[data-pubkey]').waitFor({ timeout: LONG });
+  const pubkey = await page.locator('#my-pubkey').getAttribute('data-pubkey');
+  return { label, page, errors, pubkey, profile };
+}
+
+async function setName(u, name) {
+  await u.page.fill('#name-input', name);
+  await u.page.click('#name-form button[type=submit]');
+  await u.page.waitForFunction(async (n) => (await window.hirobaFeed.profile())?.name === n, name, { timeout: LONG });
+}
+
+// u's peer panel row for other, once it is in `state`.
+const peerRow = (u, other, state = 'open') => u.page.locator(`#peers .peer[data-pubkey="${other.pubkey}"][data-state="${state}"]`);
+
+async function followFromPanel(u, other) {
+  const peer = peerRow(u, other);
+  await peer.waitFor({ timeout: LONG });
+  await peer.locator('button.follow').click();
+  await peer.locator('button.unfollow').waitFor({ timeout: LONG });
+}
+
+// Two windows' screenshots side by side in one picture, rendered by the
+// browser itself (no image library).
+async function sideBySide(users, file) {
+  const images = [];
+  for (const u of users) {
+    // As a person would see the window: from the top, nothing focused.
+    await u.page.evaluate(() => { document.activeElement?.blur(); window.scrollTo(0, 0); });
+    images.push((await u.page.screenshot()).toString('base64'));
+  }
+  const page = await users[0].profile.context.newPage();
+  try {
+    await page.setViewportSize({ width: 1600, height: 1000 });
+    await page.setContent(`<div id="pair" style="display:inline-flex;gap:16px;padding:16px;background:#8a8680;align-items:flex-start">${
+      images.map((b) => `<img style="border-radius:8px;box-shadow:0 2px 10px #0005" src="data:image/png;base64,${b}">`).join('')}</div>`);
+    await page.locator('#pair').screenshot({ path: join(OUT, file) });
+  } finally {
+    await page.close();
+  }
+}
+
+const shot = (u, step) => u.page.screenshot({ path: join(OUT, `demo-${step}-${u.label}.png`), fullPage: true });
+const shots = (users, step) => Promise.all(users.map((u) => shot(u, step)));
+const postByText = (u, text) => u.page.locator('#timeline .post', { has: u.page.locator('.post-content', { hasText: text }) });
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+test('demo page: two users meet, follow, post, react, delete, mute, reload', async () => {
+  const alice = await user('alice', { width: 1000, height: 760 }, '#e2e-demo');
+  const bob = await user('bob', { width: 420, height: 760 }, '#e2e-demo');   // narrow: single column
+  await shots([alice, bob], '1-loaded');
+  for (const u of [alice, bob]) {
+    // Fresh profiles: nothing yet, said so.
+    await u.page.locator('#empty').waitFor({ state: 'visible', timeout: LONG });
+  }
+
+  await setName(alice, 'Alice');
+  await setName(bob, 'Bob');
+
+  // Each sees the other in the peer panel, connected, and follows from there.
+  await followFromPanel(alice, bob);
+  await followFromPanel(bob, alice);
+  assert.equal(await peerRow(alice, bob).locator('.state').textContent(), 'direct');
+  // Following brings the other's profile: the peer panel names them.
+  await alice.page.locator(`#peers .peer[data-pubkey="${bob.pubkey}"] .peer-name`, { hasText: 'Bob' }).waitFor({ timeout: LONG });
+  await bob.page.locator(`#peers .peer[data-pubkey="${alice.pubkey}"] .peer-name`, { hasText: 'Alice' }).waitFor({ timeout: LONG });
+  await shots([alice, bob], '2-following');
+
+  // Alice posts (Ctrl+Enter); Bob sees it, under her name.
+  await alice.page.fill('#compose-text', 'hello from Alice');
+  await alice.page.press('#compose-text', 'Control+Enter');
+  await postByText(alice, 'hello from Alice').waitFor({ timeout: LONG });
+  const atBob = postByText(bob, 'hello from Alice');
+  await atBob.waitFor({ timeout: LONG });
+  assert.equal(await atBob.locator('.author').textContent(), 'Alice');
+  // Bob posts too (with the button), and Alice sees it.
+  await bob.page.fill('#compose-text', 'hello from Bob');
+  await bob.page.click('#post-button');
+  await postByText(alice, 'hello from Bob').waitFor({ timeout: LONG });
+  await shots([alice, bob], '3-posted');
+
+  // Bob reacts "+"; Alice sees the count go to 1.
+  await atBob.locator('button.react').click();
+  await postByText(alice, 'hello from Alice').locator('.reaction-count', { hasText: /^1$/ }).waitFor({ timeout: LONG });
+  await shots([alice, bob], '4-reacted');
+  await sideBySide([alice, bob], 'demo-side-by-side.png');
+
+  // Alice deletes her post; it disappears at Bob.
+  await postByText(alice, 'hello from Alice').locator('button.delete').click();
+  await postByText(alice, 'hello from Alice').waitFor({ state: 'detached', timeout: LONG });
+  await atBob.waitFor({ state: 'detached', timeout: LONG });
+  await shots([alice, bob], '5-deleted');
+
+  // Bob mutes Alice (from one of her posts); her next post never shows up.
+  await alice.page.fill('#compose-text', 'second from Alice');
+  await alice.page.click('#post-button');
+  await postByText(bob, 'second from Alice').waitFor({ timeout: LONG });
+  await postByText(bob, 'second from Alice').locator('button.mute').click();
+  await postByText(bob, 'second from Alice').waitFor({ state: 'detached', timeout: LONG });
+  await bob.page.locator(`#muted .person[data-pubkey="${alice.pubkey}"]`).waitFor({ timeout: LONG });
+  await sleep(1000); // let the mute list's own traffic settle
+  const before = await bob.page.evaluate(() => window.hirobaRoom.stats().bytesReceived);
+  await alice.page.fill('#compose-text', 'muted words from Alice');
+  await alice.page.click('#post-button');
+  await postByText(alice, 'muted words from Alice').waitFor({ timeout: LONG });
+  // Wait until Bob's side has received the post's frame, then for its merge.
+  await bob.page.waitForFunction((b) => window.hirobaRoom.stats().bytesReceived > b, before, { timeout: LONG });
+  await sleep(1500);
+  assert.equal(await postByText(bob, 'muted words from Alice').count(), 0);
+  assert.equal(await bob.page.evaluate(async (a) => (await window.hirobaFeed.query({ authors: [a], kinds: [1] })).length, alice.pubkey), 0);
+  await shots([alice, bob], '6-muted');
+
+  // Bob reloads: his post (OPFS) and name are still there.
+  await bob.page.reload();
+  await postByText(bob, 'hello from Bob').waitFor({ timeout: LONG });
+  assert.equal(await bob.page.inputValue('#name-input'), 'Bob');
+  await shots([alice, bob], '7-reloaded');
+
+  for (const u of [alice, bob]) {
+    assert.equal(await u.page.locator('#banner').isHidden(), true, `${u.label}: error banner shown`);
+  }
+  assert.deepEqual([...alice.errors, ...bob.errors], []);
+});
+
+test('store and forward: A posts and leaves, C joins and gets the post from B', async () => {
+  const alice = await user('fwd-alice', { width: 900, height: 700 }, '#e2e-forward');
+  const bob = await user('fwd-bob', { width: 900, height: 700 }, '#e2e-forward');
+  await setName(alice, 'Alice');
+  await followFromPanel(bob, alice);
+  await alice.page.fill('#compose-text', 'Alice wrote this before she left');
+  await alice.page.click('#post-button');
+  await postByText(bob, 'Alice wrote this before she left').waitFor({ timeout: LONG });
+
+  // Alice closes her browser. Bob's panel says so.
+  await alice.profile.close();
+  await peerRow(bob, alice, 'closed').waitFor({ timeout: LONG });
+  await shot(bob, 'fwd-1-alice-gone');
+
+  // Carol arrives, pastes Alice's key, and gets her post (and name) from Bob.
+  const carol = await user('fwd-carol', { width: 900, height: 700 }, '#e2e-forward');
+  await peerRow(carol, bob).waitFor({ timeout: LONG });
+  await carol.page.fill('#follow-input', alice.pubkey);
+  await carol.page.press('#follow-input', 'Enter');
+  await carol.page.locator(`#following .person[data-pubkey="${alice.pubkey}"]`).waitFor({ timeout: LONG });
+  const atCarol = postByText(carol, 'Alice wrote this before she left');
+  await atCarol.waitFor({ timeout: LONG });
+  await atCarol.locator('.author', { hasText: 'Alice' }).waitFor({ timeout: LONG });
+  assert.equal(await carol.page.locator(`#peers .peer[data-pubkey="${alice.pubkey}"]`).count(), 0, 'Carol never met Alice');
+  await shot(carol, 'fwd-2-carol');
+  assert.deepEqual([...bob.errors, ...carol.errors], []);
+});
+
+test('relay only (?ice=relay) through a real coturn: the panel says "relayed via TURN"', async () => {
+  coturn = await startCoturn({ secret: COTURN_SECRET });
+  relayServer = await startServer({
+    port: 0,
+    turnEnv: { TURN_SECRET: COTURN_SECRET, TURN_URLS: `turn:127.0.0.1:${coturn.port}?transport=udp` },
+  });
+  const alice = await user('relay-alice', { width: 900, height: 700 }, '?ice=relay#e2e-relay', relayServer);
+  const bob = await user('relay-bob', { width: 900, height: 700 }, '?ice=relay#e2e-relay', relayServer);
+  for (const [u, other] of [[alice, bob], [bob, alice]]) {
+    await peerRow(u, other).waitFor({ timeout: LONG });
+    await u.page.locator(`#peers .peer[data-pubkey="${other.pubkey}"][data-route="relayed"]`).waitFor({ timeout: LONG });
+    assert.equal(await peerRow(u, other).locator('.state').textContent(), 'relayed via TURN');
+  }
+  await followFromPanel(bob, alice);
+  await alice.page.fill('#compose-text', 'this one went through TURN');
+  await alice.page.click('#post-button');
+  await postByText(bob, 'this one went through TURN').waitFor({ timeout: LONG });
+  await shots([alice, bob], 'relay');
+  // coturn's own word: it allocated relays and carried the channel's data.
+  assert.match(coturn.log(), /ALLOCATE processed, success/);
+  assert.match(coturn.log(), /(CHANNEL_BIND|CREATE_PERMISSION) processed, success/);
+  assert.deepEqual([...alice.errors, ...bob.errors], []);
+});
+
+test('a browser without OPFS, or without WebRTC, is told so plainly', async () => {
+  const noOpfs = await user('no-opfs', { width: 800, height: 500 }, '#e2e-lacking', server,
+    () => { delete Object.getPrototypeOf(navigator.storage).getDirectory; });
+  const box = noOpfs.page.locator('#unsupported');
+  await box.waitFor({ timeout: LONG });
+  assert.match(await box.textContent(), /lacks the Origin Private File System \(OPFS\)/);
+  assert.equal(await noOpfs.page.locator('#app').getAttribute('aria-busy'), 'false');
+  await shot(noOpfs, 'lacking-opfs');
+
+  // Without WebRTC the feed still works locally; the room says why it is empty.
+  const noRtc = await user('no-webrtc', { width: 800, height: 600 }, '#e2e-lacking', server,
+    () => { delete window.RTCPeerConnection; delete window.webkitRTCPeerConnection; });
+  await noRtc.page.locator('#room-status', { hasText: 'no WebRTC' }).waitFor({ timeout: LONG });
+  assert.match(await noRtc.page.locator('#no-peers').textContent(), /lacks WebRTC/);
+  await noRtc.page.fill('#compose-text', 'kept locally');
+  await noRtc.page.click('#post-button');
+  await postByText(noRtc, 'kept locally').waitFor({ timeout: LONG });
+  await shot(noRtc, 'lacking-webrtc');
+  assert.deepEqual([...noOpfs.errors, ...noRtc.errors], []);
+});
