@@ -183,6 +183,8 @@ test: setup
 demo: setup wasm
 	$(NODE) web/server.js
 
+include mk/fuzz.mk mk/bench.mk
+
 clean:
 	rm -rf $(B)/wasm/*.o $(B)/native/*.o $(B)/asan/*.o $(B)/*/libhiroba.a $(B)/hiroba $(B)/asan/test_* $(B)/asan/hostile_runner
 

@@ -1,0 +1,1 @@
+# bench.mk -- benchmarks and load figures (issue 7). Included by the Makefile.

@@ -1,0 +1,1 @@
+# fuzz.mk -- libFuzzer targets (issue 7). Included by the Makefile.
