@@ -1,1 +1,13 @@
-# bench.mk -- benchmarks and load figures (issue 7). Included by the Makefile.
+# bench.mk -- `make bench` (issue 7): every bench/*.bench.js, one process
+# each, through bench/run.js, which prints each figure with its anchor and
+# ratio and writes the README's table to test-output/bench/table.md.
+# BENCH=name runs only the bench files whose name contains it.
+# Each part adds what it needs built to BENCH_PREREQS in its own mk file.
+
+BENCH_PREREQS :=
+-include $(wildcard mk/bench-*.mk)
+
+.PHONY: bench
+bench: setup
+	$(MAKE) -j2 wasm native $(BENCH_PREREQS)
+	$(NODE) bench/run.js $(BENCH)
