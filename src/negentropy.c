@@ -502,12 +502,15 @@ int neg_reconcile(const neg_set *set, int isInitiator, size_t nFrame,
         skip = 1;
       } else {
         /* Answer with our ids of the range, as many as the frame holds;
-        ** the range then ends at the first id left out. */
+        ** the range then ends at the first id left out. The first id
+        ** always goes in (the slack has room for it): cut before it, the
+        ** range would end at our first item, which can be prev itself
+        ** (a peer's bound may be a whole id), and bounds must ascend. */
         if (skip) { put_bound(&c, &o, &prev); neg_varint_put(&o, MODE_SKIP); skip = 0; }
         bound end = cur;
         size_t count = 0;
         for (size_t i = lower; i < upper; i++) {
-          if (exceeded(&c, out->n - base + o.n + count * NEG_ID_SIZE)) {
+          if (count && exceeded(&c, out->n - base + o.n + count * NEG_ID_SIZE)) {
             bound_of_item(&end, &set->aItem[i]);
             upper = i;
             break;
