@@ -447,3 +447,33 @@ const char *hiroba_constants(void) {
 #undef C
   return z;
 }
+
+/* Export-only shim (not in hiroba.h), for bench/verify.bench.js: checks
+** one event, given as its JSON text, exactly as merge checks an event from
+** a peer -- strict JSON, the event's shape and limits, its id, its
+** BIP-340 signature -- with no database and nothing stored (so neither the
+** clock rule nor mutes apply). 0 when the event is valid; otherwise
+** HIROBA_EINVAL (not JSON, or not an event), HIROBA_EREJECTED (wrong id
+** or bad signature) or HIROBA_ENOMEM, with hiroba_errmsg() giving the
+** NIP-01 reason. */
+int hiroba__verify(const char *event_json);
+
+int hiroba__verify(const char *event_json) {
+  if (!event_json) return fail(HIROBA_EINVAL, "verify needs an event");
+  const char *zReason = "invalid: bad JSON";
+  cJSON *root = json_parse(event_json, strlen(event_json), &zReason);
+  event ev;
+  int hasId = 0;
+  int rc = HIROBA_OK;
+  if (!root || event_from_json(&ev, root, &hasId, &zReason)) {
+    rc = HIROBA_EINVAL;
+  } else if (event_check_id(&ev, &zReason)) {
+    rc = strncmp(zReason, "error:", 6) == 0 ? HIROBA_ENOMEM : HIROBA_EREJECTED;
+  } else if (event_check_sig(&ev, &zReason)) {
+    rc = HIROBA_EREJECTED;
+  }
+  cJSON_Delete(root);
+  if (rc) return fail(rc, "%s", zReason);
+  ok();
+  return HIROBA_OK;
+}

@@ -4,9 +4,9 @@
 ** Each filter becomes one SELECT over the event table; several filters are
 ** OR-ed with UNION (which also drops an event matched twice) and the whole
 ** is ordered newest first, ties by lowest id. Lists (ids, authors, kinds,
-** tag values) are bound as one JSON array each and read with json_each, so
-** a filter of any length needs a fixed number of SQL parameters and no
-** statement text grows with the data.
+** tag values) are bound as one parameter each and read with hiroba_list()
+** (sql_list.h), so a filter of any length needs a fixed number of SQL
+** parameters and no statement text grows with the data.
 **
 ** Filters come from peers: every field is checked before any SQL is built,
 ** and unknown fields are refused rather than ignored, so that a client
@@ -20,6 +20,7 @@
 #include "hex.h"
 #include "hiroba.h"
 #include "json.h"
+#include "sql_list.h"
 #include "store_internal.h"
 #include "strbuf.h"
 
@@ -27,8 +28,9 @@
 #define MAX_FILTERS 64                  /* filters in one REQ */
 
 typedef struct bind {
-  char *zText;      /* owned text, or NULL for an integer */
-  long long iValue; /* the integer when zText is NULL */
+  char *zText;      /* owned text, or NULL */
+  sql_list *pList;  /* owned list, or NULL */
+  long long iValue; /* the integer when both are NULL */
 } bind;
 
 typedef struct builder {
@@ -39,18 +41,19 @@ typedef struct builder {
   int oom;          /* an allocation failed */
 } builder;
 
-/* Adds a parameter and its placeholder. Takes over zText (owned); an
-** integer parameter has zText NULL and isText 0. */
-static void add_param(builder *b, char *zText, int isText, long long iValue) {
-  if (isText && !zText) { b->oom = 1; return; }
+/* Adds a parameter and its placeholder. Takes over zText or pList
+** (owned); an integer parameter has both NULL and isRef 0. */
+static void add_param(builder *b, char *zText, sql_list *pList, int isRef, long long iValue) {
+  if (isRef && !zText && !pList) { b->oom = 1; return; }
   if (b->nBind == b->nAlloc) {
     int n = b->nAlloc ? 2 * b->nAlloc : 16;
     bind *a = realloc(b->aBind, (size_t)n * sizeof *a);
-    if (!a) { free(zText); b->oom = 1; return; }
+    if (!a) { free(zText); sql_list_free(pList); b->oom = 1; return; }
     b->aBind = a;
     b->nAlloc = n;
   }
   b->aBind[b->nBind].zText = zText;
+  b->aBind[b->nBind].pList = pList;
   b->aBind[b->nBind].iValue = iValue;
   b->nBind++;
   char z[16];
@@ -58,11 +61,15 @@ static void add_param(builder *b, char *zText, int isText, long long iValue) {
   strbuf_puts(&b->sql, z);
 }
 
-static void add_int(builder *b, long long v) { add_param(b, NULL, 0, v); }
+static void add_int(builder *b, long long v) { add_param(b, NULL, NULL, 0, v); }
 
-/* A JSON array parameter: the list as compact JSON text. */
-static void add_list(builder *b, const cJSON *list) {
-  add_param(b, cJSON_PrintUnformatted(list), 1, 0);
+/* " AND <zColumn> IN (...)" over a checked JSON array, as one parameter. */
+static void add_list(builder *b, const char *zColumn, const cJSON *list, sql_list_type type) {
+  strbuf_puts(&b->sql, " AND ");
+  strbuf_puts(&b->sql, zColumn);
+  strbuf_puts(&b->sql, " IN (SELECT value FROM hiroba_list(");
+  add_param(b, NULL, sql_list_from_json(list, type), 1, 0);
+  strbuf_puts(&b->sql, "))");
 }
 
 /* Checks that `list` is an array of lowercase 64-hex strings. */
@@ -104,19 +111,14 @@ static int add_filter(builder *b, const cJSON *f, int64_t maxLimit,
                                 : "invalid: authors must be 64-hex pubkeys";
         return -1;
       }
-      strbuf_puts(&b->sql, k[0] == 'i' ? " AND id IN" : " AND pubkey IN");
-      strbuf_puts(&b->sql, " (SELECT unhex(value) FROM json_each(");
-      add_list(b, it);
-      strbuf_puts(&b->sql, "))");
+      add_list(b, k[0] == 'i' ? "id" : "pubkey", it, SQL_LIST_ID);
     } else if (strcmp(k, "kinds") == 0) {
       const cJSON *kind;
       if (!cJSON_IsArray(it)) goto bad_kinds;
       cJSON_ArrayForEach(kind, it) {
         if (json_get_int(kind, 0, 65535, &v)) goto bad_kinds;
       }
-      strbuf_puts(&b->sql, " AND kind IN (SELECT value FROM json_each(");
-      add_list(b, it);
-      strbuf_puts(&b->sql, "))");
+      add_list(b, "kind", it, SQL_LIST_INT);
     } else if (strcmp(k, "since") == 0 || strcmp(k, "until") == 0) {
       if (json_get_int(it, 0, MAX_SAFE_INT, &v)) {
         *pzReason = "invalid: since and until must be non-negative integers";
@@ -139,10 +141,9 @@ static int add_filter(builder *b, const cJSON *f, int64_t maxLimit,
       }
       char zName[2] = {k[1], 0};
       strbuf_puts(&b->sql, " AND seq IN (SELECT ev FROM tag WHERE name=");
-      add_param(b, strdup(zName), 1, 0);
-      strbuf_puts(&b->sql, " AND value IN (SELECT value FROM json_each(");
-      add_list(b, it);
-      strbuf_puts(&b->sql, ")))");
+      add_param(b, strdup(zName), NULL, 1, 0);
+      add_list(b, "value", it, SQL_LIST_TEXT);
+      strbuf_puts(&b->sql, ")");
     } else {
       *pzReason = "invalid: unsupported filter field";
       return -1;
@@ -172,6 +173,8 @@ static int prepare(store *s, builder *b, sqlite3_stmt **pq) {
   for (int j = 0; j < b->nBind; j++) {
     if (b->aBind[j].zText) {
       sqlite3_bind_text(q, j + 1, b->aBind[j].zText, -1, SQLITE_STATIC);
+    } else if (b->aBind[j].pList) {
+      sql_list_bind(q, j + 1, b->aBind[j].pList);
     } else {
       sqlite3_bind_int64(q, j + 1, b->aBind[j].iValue);
     }
@@ -181,7 +184,10 @@ static int prepare(store *s, builder *b, sqlite3_stmt **pq) {
 }
 
 static void builder_free(builder *b) {
-  for (int j = 0; j < b->nBind; j++) free(b->aBind[j].zText);
+  for (int j = 0; j < b->nBind; j++) {
+    free(b->aBind[j].zText);
+    sql_list_free(b->aBind[j].pList);
+  }
   free(b->aBind);
   strbuf_free(&b->sql);
 }

@@ -686,7 +686,8 @@ static void test_sql_file_control(void){
   CHECK( zName && strcmp(zName, "hiroba")==0 );
   sqlite3_free(zName);
   CHECK( sqlite3_file_control(db, "main", 0x7fff, 0)==SQLITE_NOTFOUND );
-  CHECK( queryInt(db, "SELECT julianday('now') > 2460000")==1 );
+  /* No julianday('now') here: the build leaves SQLite's date functions
+  ** out (Makefile SQLITE_OMIT); xCurrentTime has its own test. */
   CHECK( queryInt(db, "SELECT length(randomblob(32))")==32 );
   sqlite3_close(db);
 }

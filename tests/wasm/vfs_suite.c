@@ -952,7 +952,8 @@ int vfs_test_sql_temp_time_random(void){
            "SELECT i+1 FROM c WHERE i<20000) INSERT INTO x SELECT random() FROM c");
   CHECK_EQ( queryInt(db, "SELECT count(*) FROM (SELECT a FROM x ORDER BY a)"), 20000 );
   CHECK_EQ( queryInt(db, "SELECT count(DISTINCT a) > 19990 FROM x"), 1 );
-  CHECK_EQ( queryInt(db, "SELECT julianday('now') > 2460000"), 1 );
+  /* No julianday('now') here: the build leaves SQLite's date functions
+  ** out (Makefile SQLITE_OMIT); xCurrentTime has its own test. */
   CHECK_EQ( queryInt(db, "SELECT length(randomblob(32))"), 32 );
   CHECK_EQ( queryInt(db, "SELECT randomblob(16) != randomblob(16)"), 1 );
   CHECK( strcmp(queryText(db, "PRAGMA main.integrity_check"), "ok")==0 );
