@@ -93,10 +93,34 @@ function executeAndAnnounce(op, params) {
   return result;
 }
 
+// The wasm is fetched and compiled while the Web Lock and the OPFS handles
+// are being taken, not after (bench/size-startup). null when streaming
+// compilation is unavailable or failed: the loader then fetches it itself.
+let compiling = null;
+function compileWasm() {
+  if (typeof WebAssembly.compileStreaming !== 'function') return Promise.resolve(null);
+  return WebAssembly.compileStreaming(fetch(new URL('./hiroba.wasm', import.meta.url)))
+    .catch(() => null);
+}
+
 async function becomeOwner() {
   try {
     storage = await openOpfsStorage(name, { retryMs: HANDLE_RETRY_MS });
-    engine = new Engine(await createHirobaModule({ hirobaStorage: storage }));
+    const compiled = await (compiling ??= compileWasm());
+    // The loader has no way to hear that our instantiation failed: that
+    // failure rejects `failed`, which the race below turns into an error.
+    let instantiateFailed;
+    const failed = new Promise((_, reject) => { instantiateFailed = reject; });
+    engine = new Engine(await Promise.race([failed, createHirobaModule({
+      hirobaStorage: storage,
+      ...(compiled && {
+        instantiateWasm(imports, done) {
+          WebAssembly.instantiate(compiled, imports)
+            .then((instance) => done(instance, compiled), instantiateFailed);
+          return {};
+        },
+      }),
+    })]));
     db = engine.open(storage.path);
   } catch (err) {
     storage?.release();
@@ -192,6 +216,7 @@ async function open(args) {
   channel = new BroadcastChannel(`hiroba:${name}`);
   channel.onmessage = onChannel;
   role = 'follower';
+  compiling ??= compileWasm();
   const lockName = `hiroba:${name}`;
   // Holding the lock is owning the database; returning from the callback
   // (closed, or failed to open) lets the next worker in line try.
