@@ -244,7 +244,10 @@ export function createSignalServer({
   const conns = new Set();
   let closing = false;
 
-  const heartbeat = setInterval(() => {
+  // The verdict waits for setImmediate, which runs after the event loop
+  // has read its sockets: after a stall of the server's own (GC, a busy
+  // machine), pongs that arrived meanwhile count before anyone is judged.
+  const heartbeat = setInterval(() => setImmediate(() => {
     for (const c of conns) {
       if (!c.alive) {
         c.ws.terminate();
@@ -253,7 +256,7 @@ export function createSignalServer({
       c.alive = false;
       try { c.ws.ping(); } catch { c.ws.terminate(); }
     }
-  }, heartbeatMs);
+  }), heartbeatMs);
   heartbeat.unref?.();
 
   wss.on('connection', (ws) => {
