@@ -27,6 +27,7 @@ const ROUTES = [
   ['/node_modules/', join(repo, 'node_modules')],
   ['/test-build/', join(repo, 'build/test')],
   ['/shared/', join(repo, 'tests/shared')],
+  ['/bench/', join(repo, 'bench/pages')],
 ];
 
 // Serves ROUTES on 127.0.0.1 at an ephemeral port (no COOP/COEP headers:

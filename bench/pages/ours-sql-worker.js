@@ -1,0 +1,87 @@
+// ours-sql-worker.js -- raw SQL on our VFS, for bench/opfs-writes.bench.js:
+// build/test/vfs_bench.mjs (SQLite + src/vfs.c + storage_js.c, no engine)
+// over openOpfsStorage(), the shipped OPFS storage of build/hiroba/.
+// The workload is sql-workload.js, the same one sahpool-worker.js runs.
+//
+// ops: setData({lines}) (event JSON texts, kept for the runs);
+//   run({workload, pragmas, n, from, memory, countIo}) -> {ms, events,
+//     tags, io, settings}: workload as sql-workload.js names it, pragmas
+//     the statements to run first, on lines[from .. from+n), in a fresh database; memory: a
+//     temporary database ('') that vfs.c keeps in heap memory instead of
+//     OPFS; countIo: count the OPFS calls of the timed part;
+//   release(): gives the OPFS handles back.
+
+import createVfsBenchModule from '/test-build/vfs_bench.mjs';
+import { openOpfsStorage } from '/hiroba/storage-opfs.js';
+import { prepare, run } from './sql-workload.js';
+import { ioCounter, serve } from './rpc-worker.js';
+
+const counter = ioCounter();
+
+const NAME = 'bench-vfs';
+let storage = null;
+let m = null;
+let lines = [];
+
+// A NUL-terminated copy of s in wasm memory; the caller frees it.
+function cstr(s) {
+  const n = m.lengthBytesUTF8(s) + 1;
+  const p = m._malloc(n);
+  if (!p) throw new Error('out of memory');
+  m.stringToUTF8(s, p, n);
+  return p;
+}
+
+function exec(sql) {
+  const pSql = cstr(sql);
+  try {
+    const rc = m._vfs_bench_exec(pSql);
+    if (rc) throw new Error(`SQLite ${rc}: ${m.UTF8ToString(m._vfs_bench_errmsg())} in ${sql.slice(0, 80)}`);
+    return m.UTF8ToString(m._vfs_bench_result());
+  } finally {
+    m._free(pSql);
+  }
+}
+
+// Empties the three files, so every run starts from no database.
+function wipe() {
+  for (const f of storage.files) {
+    const rc = storage.delete(f);
+    if (rc < 0 && rc !== -3) throw new Error(`delete ${f}: ${storage.lastError()}`);
+  }
+}
+
+async function ready() {
+  if (m) return;
+  storage = await openOpfsStorage(NAME, { directory: 'hiroba-bench' });
+  m = await createVfsBenchModule({ hirobaStorage: storage });
+}
+
+serve({
+  async setData({ lines: l }) {
+    await ready();
+    lines = l;
+    return lines.length;
+  },
+
+  async run({ workload, pragmas, n, from = 0, memory = false, countIo = false }) {
+    await ready();
+    wipe();
+    const pPath = cstr(memory ? '' : storage.path);
+    const rc = m._vfs_bench_open(pPath);
+    m._free(pPath);
+    if (rc) throw new Error(`open: ${m.UTF8ToString(m._vfs_bench_errmsg())}`);
+    try {
+      const settings = prepare(exec, pragmas);
+      return { ...run(exec, workload, lines.slice(from, n === undefined ? undefined : from + n), countIo ? counter : null), settings };
+    } finally {
+      if (m._vfs_bench_close()) throw new Error(m.UTF8ToString(m._vfs_bench_errmsg()));
+      wipe();
+    }
+  },
+
+  release() {
+    storage?.release();
+    return true;
+  },
+});
