@@ -30,7 +30,7 @@ const lines = [
   '| Figure | Hiroba | Anchor | Ratio | Target |',
   '|---|---|---|---|---|',
   ...rows.map((r) => `| ${r.what} | ${num(r.value)} ${r.unit} | ${r.anchor ? `${r.anchor}: ${num(r.anchorValue)} ${r.unit}` : '—'} | ${
-    r.ratio === null ? '—' : `${r.ratio.toFixed(2)}×`} | ${
+    r.ratio === null ? '—' : `${r.ratio >= 0.1 ? r.ratio.toFixed(2) : r.ratio.toPrecision(2)}×`} | ${
     r.target === undefined || r.target === null ? '—' : `${r.better === 'lower' ? '≤' : '≥'} ${r.target}× ${r.met ? '(met)' : '(missed)'}`} |`),
 ];
 const table = `${lines.join('\n')}\n`;
