@@ -7,9 +7,14 @@
 #                   checksummed third-party C sources (deps/, git-ignored)
 #   make native     the same C built natively: build/native/libhiroba.a, and
 #                   the C test binaries under AddressSanitizer + UBSan
-#   make test       setup, build, then every suite: native C tests, node --test,
-#                   browser tests (tests/e2e, headless Chromium)
+#   make test       setup, build, then every suite: native C tests, the fuzz
+#                   seeds and regressions, node --test, browser tests
+#                   (tests/e2e, headless Chromium)
 #   make demo       setup, build, serve the demo on http://127.0.0.1:8080
+#   make bench      setup, build, run bench/*.bench.js: every figure with its
+#                   anchor and ratio (mk/bench.mk; BENCH=name runs some)
+#   make fuzz       libFuzzer on the frame parser/merge, the verifier and the
+#                   Negentropy decoder, FUZZ_SECONDS each (mk/fuzz.mk)
 #   make clean      remove our objects and outputs (keeps the cached
 #                   third-party objects, so SQLite is not rebuilt)
 #   make distclean  remove build/, deps/ and node_modules/
@@ -57,12 +62,13 @@ SQLITE_DEFS := -DSQLITE_OS_OTHER=1 -DSQLITE_THREADSAFE=0 -DSQLITE_TEMP_STORE=3 \
   -DSQLITE_OMIT_LOAD_EXTENSION -DSQLITE_OMIT_SHARED_CACHE -DSQLITE_OMIT_DEPRECATED \
   -DSQLITE_DEFAULT_MEMSTATUS=0 -DSQLITE_DQS=0 -DSQLITE_LIKE_DOESNT_MATCH_BLOBS \
   -DSQLITE_MAX_EXPR_DEPTH=0 -DSQLITE_DEFAULT_FOREIGN_KEYS=0 $(SQLITE_OMIT)
-# Precomputed tables: ECMULT_WINDOW_SIZE=8 (8 KiB) instead of the default 15
-# (1 MiB of incompressible points in the wasm); ECMULT_GEN_PREC_BITS=2
-# (32 KiB) for signing, which is rare. The speed cost is in bench/verify.
+# Precomputed tables: ECMULT_WINDOW_SIZE=6 (2 KiB) instead of the default 15
+# (1 MiB of incompressible points in the wasm; a verification then makes
+# about 3% more point additions); ECMULT_GEN_PREC_BITS=2 (32 KiB) for
+# signing, which is rare. bench/verify shows the speed that is left.
 SECP_DEFS := -Ideps/secp256k1/include -Ideps/secp256k1/src \
   -DENABLE_MODULE_SCHNORRSIG=1 -DENABLE_MODULE_EXTRAKEYS=1 \
-  -DECMULT_WINDOW_SIZE=8 -DECMULT_GEN_PREC_BITS=2
+  -DECMULT_WINDOW_SIZE=6 -DECMULT_GEN_PREC_BITS=2
 # wasm32 has no native 64x64->128 multiply: clang's emulated __int128 calls
 # compiler-rt's __multi3 for every limb product, so the 10x26 field with
 # 64-bit products is twice as fast there (measured per verification, CPU
@@ -216,6 +222,7 @@ test-e2e: wasm $(WASM_TESTS) node_modules/.stamp
 test: setup
 	$(MAKE) -j2 wasm native $(WASM_TESTS)
 	$(MAKE) test-native
+	$(MAKE) test-fuzz-replay
 	$(MAKE) test-node
 	$(MAKE) test-e2e
 
