@@ -43,6 +43,25 @@ function replaceChildren(parent, children) {
   if (key) parent.querySelector(`[data-focus-key="${CSS.escape(key)}"]`)?.focus();
 }
 
+// Renders a list from items {key, sig, make}: a row whose key and sig
+// (everything it shows) are unchanged is kept as it is, and the DOM is not
+// touched at all when no row changed. Lists re-render on every peer and
+// feed event; replacing an unchanged row would swallow a click that lands
+// while it happens.
+function renderKeyed(parent, items) {
+  const old = new Map([...parent.children].map((n) => [n.dataset.key, n]));
+  const nodes = items.map(({ key, sig, make }) => {
+    const node = old.get(key);
+    if (node && node.dataset.sig === sig) return node;
+    const fresh = make();
+    fresh.dataset.key = key;
+    fresh.dataset.sig = sig;
+    return fresh;
+  });
+  const same = nodes.length === parent.children.length && nodes.every((n, i) => parent.children[i] === n);
+  if (!same) replaceChildren(parent, nodes);
+}
+
 // Errors from what the user did stay until dismissed; trouble with
 // peers (one left mid-sync, an offer went unanswered) is usually healed
 // by the next connection, so it is shown for a few seconds only -- but
@@ -103,12 +122,11 @@ async function refreshLists() {
     el('span', { class: 'who', title: pk, text: displayName(pk) }),
     el('button', { type: 'button', class: `small ${cls}`, dataset: { focusKey: `${cls}:${pk}` },
       'aria-label': `${label} ${displayName(pk)}`, text: label, onclick: onClick }));
-  replaceChildren($('following'), following.size
-    ? [...following].map((pk) => person(pk, 'Unfollow', (e) => act(e.currentTarget, () => unfollow(pk)), 'unfollow'))
-    : [el('li', { class: 'muted-text', text: 'Nobody yet.' })]);
-  replaceChildren($('muted'), muted.size
-    ? [...muted].map((pk) => person(pk, 'Unmute', (e) => act(e.currentTarget, () => feed.unmute(pk)), 'unmute'))
-    : [el('li', { class: 'muted-text', text: 'Nobody.' })]);
+  const people = (set, label, onClick, cls, none) => (set.size
+    ? [...set].map((pk) => ({ key: pk, sig: displayName(pk), make: () => person(pk, label, (e) => act(e.currentTarget, () => onClick(pk)), cls) }))
+    : [{ key: '-', sig: none, make: () => el('li', { class: 'muted-text', text: none }) }]);
+  renderKeyed($('following'), people(following, 'Unfollow', unfollow, 'unfollow', 'Nobody yet.'));
+  renderKeyed($('muted'), people(muted, 'Unmute', (pk) => feed.unmute(pk), 'unmute', 'Nobody.'));
 }
 
 async function follow(pk) {
@@ -133,7 +151,12 @@ async function renderTimeline() {
   }
   $('timeline-loading').hidden = true;
   $('empty').hidden = items.length > 0;
-  replaceChildren($('timeline'), items.map((item) => postView(item, reacted.has(item.event.id))));
+  renderKeyed($('timeline'), items.map((item) => {
+    const { event, reactions, replies } = item;
+    const mine = reacted.has(event.id);
+    const sig = JSON.stringify([mine, reactions, replies, displayName(event.pubkey), following.has(event.pubkey)]);
+    return { key: event.id, sig, make: () => postView(item, mine) };
+  }));
   if (firstRender) {
     firstRender = false;
     $('app').setAttribute('aria-busy', 'false');
@@ -192,6 +215,24 @@ function peerLabel(p) {
   return p.state;
 }
 
+function peerView(p) {
+  const followed = following.has(p.pubkey);
+  return el('li', { class: 'peer', dataset: { pubkey: p.pubkey, state: p.state, route: p.route ?? '' } },
+    el('div', { class: 'peer-who' },
+      names.get(p.pubkey)
+        ? el('span', { class: 'peer-name', text: names.get(p.pubkey) })
+        : el('span', { class: 'peer-name unnamed', text: 'No name yet' }),
+      el('code', { class: 'pubkey', title: p.pubkey, text: short(p.pubkey) })),
+    el('div', { class: 'peer-meta' },
+      el('span', { class: `state state-${p.state}`, text: peerLabel(p) })),
+    el('button', {
+      type: 'button', class: `small ${followed ? 'unfollow' : 'follow'}`, text: followed ? 'Unfollow' : 'Follow',
+      'aria-label': `${followed ? 'Unfollow' : 'Follow'} ${names.get(p.pubkey) || short(p.pubkey)}`,
+      dataset: { focusKey: `peer:${p.pubkey}` },
+      onclick: (e) => act(e.currentTarget, () => (followed ? unfollow : follow)(p.pubkey)),
+    }));
+}
+
 function renderPeers() {
   const live = room ? room.peers.filter((p) => p.state !== 'closed') : [];
   const now = Date.now();
@@ -200,23 +241,11 @@ function renderPeers() {
   for (const [pk, g] of gone) if (now - g.at > CLOSED_SHOWN_MS) gone.delete(pk);
   const peers = [...live, ...[...gone.values()].map((g) => ({ ...g.info, state: 'closed' }))];
   $('no-peers').hidden = peers.length > 0;
-  replaceChildren($('peers'), peers.map((p) => {
-    const followed = following.has(p.pubkey);
-    return el('li', { class: 'peer', dataset: { pubkey: p.pubkey, state: p.state, route: p.route ?? '' } },
-      el('div', { class: 'peer-who' },
-        names.get(p.pubkey)
-          ? el('span', { class: 'peer-name', text: names.get(p.pubkey) })
-          : el('span', { class: 'peer-name unnamed', text: 'No name yet' }),
-        el('code', { class: 'pubkey', title: p.pubkey, text: short(p.pubkey) })),
-      el('div', { class: 'peer-meta' },
-        el('span', { class: `state state-${p.state}`, text: peerLabel(p) })),
-      el('button', {
-        type: 'button', class: `small ${followed ? 'unfollow' : 'follow'}`, text: followed ? 'Unfollow' : 'Follow',
-        'aria-label': `${followed ? 'Unfollow' : 'Follow'} ${names.get(p.pubkey) || short(p.pubkey)}`,
-        dataset: { focusKey: `peer:${p.pubkey}` },
-        onclick: (e) => act(e.currentTarget, () => (followed ? unfollow : follow)(p.pubkey)),
-      }));
-  }));
+  renderKeyed($('peers'), peers.map((p) => ({
+    key: p.pubkey,
+    sig: JSON.stringify([p.state, p.route, names.get(p.pubkey), following.has(p.pubkey)]),
+    make: () => peerView(p),
+  })));
   const open = peers.filter((p) => p.state === 'open').length;
   if (room) {
     $('room-status').textContent = `Room “${roomName}” · ${open} peer${open === 1 ? '' : 's'} connected${relayOnly ? ' · relay only' : ''}`;
