@@ -10,18 +10,24 @@
 **
 ** The scratch folder is HIROBA_FUZZ_TMPDIR when set, else /dev/shm when it
 ** is writable (tmpfs: SQLite's fsyncs cost nothing there, and a commit per
-** input is most of merge's cost on a disk), else /tmp. The folder is
-** removed at exit; a crash leaves it behind, named hiroba-fuzz-*.
+** input is most of merge's cost on a disk), else /tmp. It is named
+** hiroba-fuzz-<pid>-XXXXXX and removed at exit. A crash cannot remove it
+** (libFuzzer owns the crash handlers, and -minimize_crash crashes on
+** purpose, hundreds of times), so each new process first removes the
+** folders of processes that no longer exist: on tmpfs they are memory.
 */
 #ifndef HIROBA_FUZZ_H
 #define HIROBA_FUZZ_H
 
 #include <dirent.h>
+#include <errno.h>
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 #include <unistd.h>
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -39,23 +45,43 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 static char fuzz_zDir[512];   /* the scratch folder, "" until made */
 
-/* Removes the scratch folder and the files in it (SQLite's -wal and
-** friends included). Registered with atexit by fuzz_tmpdir. */
-static inline void fuzz_rmdir(void) {
-  if (!fuzz_zDir[0]) return;
-  DIR *d = opendir(fuzz_zDir);
+/* Removes a folder and the files in it (SQLite's -wal and friends). */
+static inline void fuzz_rmtree(const char *zDir) {
+  DIR *d = opendir(zDir);
   if (d) {
     struct dirent *e;
     char zPath[1024];
     while ((e = readdir(d)) != NULL) {
       if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0) continue;
-      snprintf(zPath, sizeof zPath, "%s/%s", fuzz_zDir, e->d_name);
+      snprintf(zPath, sizeof zPath, "%s/%s", zDir, e->d_name);
       unlink(zPath);
     }
     closedir(d);
   }
-  rmdir(fuzz_zDir);
+  rmdir(zDir);
+}
+
+/* Removes the scratch folder. Registered with atexit by fuzz_path. */
+static inline void fuzz_rmdir(void) {
+  if (!fuzz_zDir[0]) return;
+  fuzz_rmtree(fuzz_zDir);
   fuzz_zDir[0] = 0;
+}
+
+/* Removes the scratch folders under zBase whose process is gone. */
+static inline void fuzz_sweep(const char *zBase) {
+  DIR *d = opendir(zBase);
+  if (!d) return;
+  struct dirent *e;
+  char zPath[1024];
+  while ((e = readdir(d)) != NULL) {
+    long pid = 0;
+    if (sscanf(e->d_name, "hiroba-fuzz-%ld-", &pid) != 1 || pid <= 0) continue;
+    if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+    snprintf(zPath, sizeof zPath, "%s/%s", zBase, e->d_name);
+    fuzz_rmtree(zPath);
+  }
+  closedir(d);
 }
 
 /* Makes the scratch folder once and returns a path in it for zName
@@ -66,7 +92,8 @@ static inline const char *fuzz_path(const char *zName) {
   if (!fuzz_zDir[0]) {
     const char *zBase = getenv("HIROBA_FUZZ_TMPDIR");
     if (!zBase || !zBase[0]) zBase = access("/dev/shm", W_OK) == 0 ? "/dev/shm" : "/tmp";
-    snprintf(fuzz_zDir, sizeof fuzz_zDir, "%s/hiroba-fuzz-XXXXXX", zBase);
+    fuzz_sweep(zBase);
+    snprintf(fuzz_zDir, sizeof fuzz_zDir, "%s/hiroba-fuzz-%ld-XXXXXX", zBase, (long)getpid());
     FUZZ_CHECK(mkdtemp(fuzz_zDir) != NULL, "cannot make a folder under %s", zBase);
     atexit(fuzz_rmdir);
   }
