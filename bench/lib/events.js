@@ -20,6 +20,7 @@
 // The corpus is deterministic except for the signatures (BIP-340 adds
 // fresh randomness); ids, contents and tags are the same on every machine.
 
+import { makeRng } from '../../tests/shared/prng.js';
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -36,28 +37,6 @@ const N_AUTHORS = 100;
 const BASE_TIME = 1735689600;         // 2025-01-01T00:00:00Z
 const SPAN = 60 * 86400;              // two months
 
-/* sfc32: a small seeded PRNG, so the corpus is the same everywhere. */
-function makeRng(seed) {
-  let a = 0x9e3779b9, b = 0x243f6a88, c = 0xb7e15162, d = seed >>> 0;
-  const next = () => {
-    a >>>= 0; b >>>= 0; c >>>= 0; d >>>= 0;
-    const t = (a + b) | 0;
-    a = b ^ (b >>> 9);
-    b = (c + (c << 3)) | 0;
-    c = (c << 21) | (c >>> 11);
-    d = (d + 1) | 0;
-    const r = (t + d) | 0;
-    c = (c + r) | 0;
-    return (r >>> 0) / 4294967296;
-  };
-  for (let i = 0; i < 16; i++) next();
-  return {
-    next,
-    int: (n) => Math.floor(next() * n),
-    pick: (arr) => arr[Math.floor(next() * arr.length)],
-    chance: (p) => next() < p,
-  };
-}
 
 const WORDS = (
   'the a of to and in is it that for on with this was just be have not are at so but my you ' +
