@@ -63,8 +63,9 @@ SQLITE_DEFS := -DSQLITE_OS_OTHER=1 -DSQLITE_THREADSAFE=0 -DSQLITE_TEMP_STORE=3 \
   -DSQLITE_DEFAULT_MEMSTATUS=0 -DSQLITE_DQS=0 -DSQLITE_LIKE_DOESNT_MATCH_BLOBS \
   -DSQLITE_MAX_EXPR_DEPTH=0 -DSQLITE_DEFAULT_FOREIGN_KEYS=0 $(SQLITE_OMIT)
 # Precomputed tables: ECMULT_WINDOW_SIZE=6 (2 KiB) instead of the default 15
-# (1 MiB of incompressible points in the wasm; a verification then makes
-# about 3% more point additions); ECMULT_GEN_PREC_BITS=2 (32 KiB) for
+# (1 MiB of incompressible points in the wasm; by count of operations a
+# verification then makes ~3% more point additions, an estimate: the
+# difference was below this machine's noise); ECMULT_GEN_PREC_BITS=2 (32 KiB) for
 # signing, which is rare. bench/verify shows the speed that is left.
 SECP_DEFS := -Ideps/secp256k1/include -Ideps/secp256k1/src \
   -DENABLE_MODULE_SCHNORRSIG=1 -DENABLE_MODULE_EXTRAKEYS=1 \
@@ -138,10 +139,10 @@ THIRD := sqlite3 cJSON secp256k1 precomputed_ecmult precomputed_ecmult_gen
 FORCE:
 
 define flavour # name, compiler, our flags, source list, SQLite flags, secp flags
+$(1)_FLAGS_TEXT := $(2) $(3) $(5) $(6) $(SQLITE_DEFS) $(SECP_DEFS) $(if $(filter wasm,$(1)),$(SECP_WASM_DEFS))
 $(B)/$(1)/.flags: FORCE
 	@mkdir -p $$(@D)
-	@echo '$(2) $(3) $(5) $(6) $(SQLITE_DEFS) $(SECP_DEFS) $(if $(filter wasm,$(1)),$(SECP_WASM_DEFS))' | cmp -s - $$@ || \
-	  echo '$(2) $(3) $(5) $(6) $(SQLITE_DEFS) $(SECP_DEFS) $(if $(filter wasm,$(1)),$(SECP_WASM_DEFS))' > $$@
+	@echo '$$($(1)_FLAGS_TEXT)' | cmp -s - $$@ || echo '$$($(1)_FLAGS_TEXT)' > $$@
 $(B)/$(1)/third/sqlite3.o: deps/sqlite/.stamp $(B)/$(1)/.flags
 	@mkdir -p $$(@D)
 	$(2) $(5) $(SQLITE_DEFS) -Ideps/sqlite -c deps/sqlite/sqlite3.c -o $$@

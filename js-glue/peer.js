@@ -145,6 +145,11 @@ export class Peer {
     if (this.state === 'connecting' || ice === 'disconnected' || ice === 'failed' || ice === 'closed') this.close();
   }
 
+  // The remote is on the signaling server again: renegotiation can reach it.
+  signalingBack() {
+    this.unreachable = false;
+  }
+
   _restartIce() {
     if (this.state === 'closed' || this.state === 'closing') return;
     if (this.unreachable) {

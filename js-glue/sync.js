@@ -275,7 +275,7 @@ export async function joinRoom(feed, {
   const connectTo = (pk) => {
     if (left || pk === self) return;
     if (pool.has(pk)) {
-      pool.get(pk).unreachable = false; // back on signaling: renegotiable again
+      pool.get(pk).signalingBack();
       return;
     }
     // Beyond capacity, only authors we follow displace others.

@@ -213,9 +213,10 @@ int store_open(const char *zPath, store **ppStore) {
                       "PRAGMA synchronous=FULL;"
                       "PRAGMA secure_delete=ON;", NULL, NULL, NULL);
   }
-  /* An existing database at this schema version needs no schema
-  ** transaction: opening it then writes nothing (a commit would cost
-  ** writes and two flushes at every start-up). */
+  /* The schema is created only when user_version says it is missing, so
+  ** opening an existing database writes nothing (its transaction commits
+  ** empty; rewriting user_version cost writes and two flushes at every
+  ** start-up). */
   int version = 0;
   if (rc == SQLITE_OK) rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", 0, 0, 0);
   if (rc == SQLITE_OK) {

@@ -207,6 +207,7 @@ function postView({ event, reactions, replies }, reactedByMe) {
 
 // --- peers and sync --------------------------------------------------------------
 const gone = new Map(); // pubkey -> {info, at}: closed peers, listed a while
+let goneTimer = null;
 
 // What the panel says about a connection: connecting, direct, relayed
 // via TURN, closing or closed.
@@ -250,8 +251,11 @@ function renderPeers() {
   if (room) {
     $('room-status').textContent = `Room “${roomName}” · ${open} peer${open === 1 ? '' : 's'} connected${relayOnly ? ' · relay only' : ''}`;
   }
-  // Closed peers drop off the list after a while even if nothing happens.
-  if (gone.size) setTimeout(renderPeers, CLOSED_SHOWN_MS + 100);
+  // Closed peers drop off the list after a while even if nothing happens
+  // (one timer at a time: this runs on every peer event).
+  if (gone.size && !goneTimer) {
+    goneTimer = setTimeout(() => { goneTimer = null; renderPeers(); }, CLOSED_SHOWN_MS + 100);
+  }
 }
 
 function renderSync() {
