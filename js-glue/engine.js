@@ -115,15 +115,60 @@ export class Engine {
     const bytes = typeof frame === 'string' ? encoder.encode(frame) : frame;
     return this._call('merge', (d, p) => this.m._hiroba__merge_n(d, p, bytes.length), db, bytes);
   }
+  // Frames that arrived on one peer connection `conn` (>= 1), each a
+  // string or Uint8Array, applied in one transaction, each parsed alone;
+  // -> the JSON text of an array with one merge result per frame applied.
+  // Once the results pass `budget` bytes (0: the engine's 2 MiB) the rest
+  // is left: the array is shorter, and the caller passes those again.
+  mergeBatch(db, conn, frames, budget = 0) {
+    const m = this.m;
+    const parts = frames.map((f) => (typeof f === 'string' ? encoder.encode(f) : f));
+    let total = 0;
+    for (const p of parts) total += p.length;
+    const pLen = m._malloc(parts.length * 4 || 4);
+    if (!pLen) throw new HirobaError(this.codes.HIROBA_ENOMEM, 'out of memory', 'alloc');
+    const all = new Uint8Array(total);
+    let off = 0;
+    for (const p of parts) { all.set(p, off); off += p.length; }
+    try {
+      // HEAPU32 is read after every malloc: the heap may have grown.
+      const lens = parts.map((p) => p.length);
+      return this._call('merge', (d, p) => {
+        m.HEAPU32.set(lens, pLen >> 2);
+        return m._hiroba__merge_batch(d, conn, p, pLen, parts.length, budget);
+      }, db, all);
+    } finally {
+      m._free(pLen);
+    }
+  }
+
+  // Forgets a peer connection: closes its NIP-77 sessions.
+  connClose(db, conn) {
+    if (this.m._hiroba__conn_close(db, conn) < 0) throw this._error('connClose');
+  }
+
+  // The storage policy: JSON {"store": "follows"|"all", "maxBytes": n}.
+  setPolicy(db, policyJson) {
+    const p = this._in(policyJson);
+    let rc;
+    try {
+      rc = this.m._hiroba__set_policy(db, p);
+    } finally {
+      this.m._free(p);
+    }
+    if (rc < 0) throw this._error('setPolicy');
+  }
+
   query(db, filterJson) { return this._call('query', this.m._hiroba_query, db, filterJson); }
   // Opens a NIP-77 reconciliation as the initiator over the stored events
   // matching one filter; -> the frame text ["NEG-OPEN", sub, filter, hex]
   // to send. The peer's answers go through merge(), whose results carry
   // "have" and "need" until a NEG-CLOSE reply says it is done.
-  negOpen(db, sub, filterJson) {
+  // conn: the peer connection the session belongs to (0: hiroba_merge's).
+  negOpen(db, sub, filterJson, conn = 0) {
     const pSub = this._in(sub);
     try {
-      return this._call('negOpen', (d, p) => this.m._hiroba__neg_open(d, pSub, p), db, filterJson);
+      return this._call('negOpen', (d, p) => this.m._hiroba__conn_neg_open(d, conn, pSub, p), db, filterJson);
     } finally {
       this.m._free(pSub);
     }

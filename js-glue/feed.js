@@ -11,6 +11,23 @@ import { Emitter } from './emitter.js';
 
 const PROFILE_FIELDS = ['name', 'about', 'picture'];
 
+// The storage policy (README "Storage policy"): what a feed keeps from
+// peers. "follows" keeps the user's own events, those of the authors they
+// follow, and events that reference them (replies, reactions, the
+// profiles of their authors); "all" keeps every valid event (a relay).
+// maxBytes is the database's size budget: past it the oldest events that
+// are neither the user's nor followed go first, then the oldest followed.
+export const DEFAULT_POLICY = Object.freeze({ store: 'follows', maxBytes: 512 * 1024 * 1024 });
+
+// openFeed's `policy` option, checked, over the defaults.
+export function resolvePolicy(policy = {}) {
+  if (typeof policy !== 'object' || policy === null) throw new TypeError('openFeed: policy must be an object');
+  const out = { ...DEFAULT_POLICY, ...policy };
+  if (out.store !== 'follows' && out.store !== 'all') throw new TypeError('openFeed: policy.store is "follows" or "all"');
+  if (!Number.isSafeInteger(out.maxBytes) || out.maxBytes < 0) throw new TypeError('openFeed: policy.maxBytes is a whole number of bytes (0: no budget)');
+  return { store: out.store, maxBytes: out.maxBytes };
+}
+
 export class Feed extends Emitter {
   constructor(backend) {
     super();
@@ -71,6 +88,27 @@ export class Feed extends Emitter {
     return result;
   }
 
+  // Frames that arrived on one peer connection `conn` (a number >= 1 the
+  // caller picks per connection: NIP-77 sessions are scoped to it), each
+  // applied and answered on its own, in one transaction. -> an array with
+  // one merge result per frame applied; it is shorter than `frames` when
+  // the results passed `budget` bytes (default 2 MiB): pass the rest again.
+  async mergeBatch(conn, frames, budget = 0) {
+    this._check();
+    const results = JSON.parse(await this._backend.mergeBatch(conn, frames, budget));
+    const accepted = results.flatMap((r) => r.accepted);
+    if (!this._external && accepted.length && this._hasListeners('event')) {
+      for (const event of await this.query({ ids: accepted })) this._emit('event', event);
+    }
+    return results;
+  }
+
+  // Forgets a peer connection: its NIP-77 sessions close.
+  async connClose(conn) {
+    this._check();
+    await this._backend.connClose(conn);
+  }
+
   // A filter or an array of filters; no limit means every match.
   async query(filter) {
     this._check();
@@ -83,11 +121,11 @@ export class Feed extends Emitter {
   // each result's "have" (ids we hold, the peer lacks) and "need" (ids
   // the peer holds, we lack) grow the picture, and its replies go back to
   // the peer, until one of them is ['NEG-CLOSE', sub]. Sessions are keyed
-  // by sub for the whole database, whichever peer they are with: pick ids
-  // that cannot collide (random), or one peer's session replaces another's.
-  async negOpen(sub, filter) {
+  // by (conn, sub): a peer's answers go to mergeBatch(conn, ...) on the
+  // same connection (conn 0 is merge()'s own).
+  async negOpen(sub, filter, conn = 0) {
     this._check();
-    return JSON.parse(await this._backend.negOpen(sub, JSON.stringify(filter)));
+    return JSON.parse(await this._backend.negOpen(sub, JSON.stringify(filter), conn));
   }
 
   // { ok, result } of SQLite's PRAGMA integrity_check on the database.

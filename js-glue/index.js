@@ -11,7 +11,7 @@
 // when it goes away (see worker.js).
 
 import { HirobaError } from './engine.js';
-import { Feed } from './feed.js';
+import { Feed, resolvePolicy } from './feed.js';
 
 export { Feed } from './feed.js';
 export { HirobaError } from './engine.js';
@@ -78,13 +78,14 @@ class WorkerClient {
   call(op, params) { return this.request('call', { op, params }); }
 }
 
-export async function openFeed({ name = 'default' } = {}) {
+export async function openFeed({ name = 'default', policy, allowEmpty = false } = {}) {
   const lacking = unsupported();
   if (lacking) throw new HirobaError(-1, `hiroba: this browser lacks ${lacking}`, 'open');
+  const policyJson = JSON.stringify(resolvePolicy(policy));
   const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: `hiroba:${name}` });
   const client = new WorkerClient(worker);
   try {
-    await client.request('open', { name });
+    await client.request('open', { name, policy: policyJson, allowEmpty });
   } catch (err) {
     worker.terminate();
     throw err;
@@ -94,8 +95,10 @@ export async function openFeed({ name = 'default' } = {}) {
     post: (draft) => client.call('post', draft),
     sign: (draft) => client.call('sign', draft),
     merge: (frame) => client.call('merge', frame),
+    mergeBatch: (conn, frames, budget) => client.call('mergeBatch', [conn, frames, budget]),
+    connClose: (conn) => client.call('connClose', conn),
     query: (filter) => client.call('query', filter),
-    negOpen: (sub, filter) => client.call('negOpen', [sub, filter]),
+    negOpen: (sub, filter, conn) => client.call('negOpen', [sub, filter, conn]),
     integrityCheck: () => client.call('integrityCheck'),
     close: async () => {
       try { await client.call('close'); } finally { worker.terminate(); }

@@ -7,10 +7,11 @@
 
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
+import { existsSync, rmSync, statSync } from 'node:fs';
 
 import createHirobaModule from '../build/hiroba/hiroba.mjs';
-import { Engine } from './engine.js';
-import { Feed } from './feed.js';
+import { Engine, HirobaError } from './engine.js';
+import { Feed, resolvePolicy } from './feed.js';
 import { createNodeStorage } from './storage-node.js';
 
 export { Feed } from './feed.js';
@@ -42,18 +43,56 @@ async function instantiate() {
   });
 }
 
-export async function openFeed({ path } = {}) {
+function isEmptyFile(path) {
+  try {
+    const info = statSync(path);
+    return info.isFile() && info.size === 0;
+  } catch {
+    return false;
+  }
+}
+
+export async function openFeed({ path, policy, allowEmpty = false } = {}) {
   if (typeof path !== 'string' || !path) throw new TypeError('openFeed({ path }): path is required');
+  const policyJson = JSON.stringify(resolvePolicy(policy));
   const engine = new Engine(await instantiate());
-  const db = engine.open(resolve(path));
+  // A database file that exists but holds nothing lost its identity
+  // (truncated by something else): making a new key over it silently
+  // would hand the user a different identity. Said instead, unless asked.
+  if (!allowEmpty && isEmptyFile(path) && !(existsSync(`${path}-wal`) && !isEmptyFile(`${path}-wal`))) {
+    throw new HirobaError(engine.codes.HIROBA_ECORRUPT,
+      `hiroba: ${resolve(path)} exists but is empty: it holds no identity; pass { allowEmpty: true } to start a new one there`, 'open');
+  }
+  const existed = existsSync(path);
+  let db;
+  try {
+    db = engine.open(resolve(path));
+  } catch (err) {
+    // A first open that failed (a full disk, say) leaves no empty file
+    // behind, which the next open would refuse as an emptied database.
+    if (!existed) {
+      for (const file of [path, `${path}-wal`, `${path}-journal`]) {
+        if (isEmptyFile(file)) rmSync(file, { force: true });
+      }
+    }
+    throw err;
+  }
+  try {
+    engine.setPolicy(db, policyJson);
+  } catch (err) {
+    engine.close(db);
+    throw err;
+  }
   let closed = false;
   return new Feed({
     identity: async () => engine.identity(db),
     post: async (draft) => engine.post(db, draft),
     sign: async (draft) => engine.sign(db, draft),
     merge: async (frame) => engine.merge(db, frame),
+    mergeBatch: async (conn, frames, budget) => engine.mergeBatch(db, conn, frames, budget),
+    connClose: async (conn) => engine.connClose(db, conn),
     query: async (filter) => engine.query(db, filter),
-    negOpen: async (sub, filter) => engine.negOpen(db, sub, filter),
+    negOpen: async (sub, filter, conn) => engine.negOpen(db, sub, filter, conn),
     integrityCheck: async () => engine.integrityCheck(db),
     close: async () => {
       if (!closed) { closed = true; engine.close(db); }

@@ -108,6 +108,7 @@ export async function openOpfsStorage(name, { directory = 'hiroba', retryMs = 0 
   const handles = new Map();   // path -> FileSystemSyncAccessHandle
   const deadline = Date.now() + retryMs;
   let current = null;          // the file being acquired, for the message
+  let existed = true;          // the .db file was there before this open
   try {
     if (typeof navigator === 'undefined' || !navigator.storage?.getDirectory) {
       throw new Error('OPFS is not available here (navigator.storage.getDirectory is missing)');
@@ -118,6 +119,14 @@ export async function openOpfsStorage(name, { directory = 'hiroba', retryMs = 0 
     }
     const root = await navigator.storage.getDirectory();
     const dir = await root.getDirectoryHandle(directory, { create: true });
+    // Whether the database file was there before: an existing one that is
+    // empty lost its identity (see foundEmpty below).
+    try {
+      await dir.getFileHandle(dbPath);
+    } catch (err) {
+      if (err?.name !== 'NotFoundError') throw err;
+      existed = false;
+    }
     for (const file of paths) {
       current = file;
       handles.set(file, await acquire(dir, file, deadline));
@@ -135,11 +144,13 @@ export async function openOpfsStorage(name, { directory = 'hiroba', retryMs = 0 
     throw Object.assign(new Error(`openOpfsStorage: cannot open ${where}: ${describe(err)}`),
       { code: STORAGE_EIO, cause: err });
   }
-  return createPool(handles, { directory, path: dbPath, files: paths });
+  // An existing database and its WAL both empty: it holds no identity.
+  const foundEmpty = existed && handles.get(dbPath).getSize() === 0 && handles.get(`${dbPath}-wal`).getSize() === 0;
+  return createPool(handles, { directory, path: dbPath, files: paths, foundEmpty });
 }
 
 // The storage object over the acquired handles (path -> handle).
-function createPool(handles, { directory, path, files }) {
+function createPool(handles, { directory, path, files, foundEmpty = false }) {
   const fds = new Map();   // fd -> path, for every open()ed number
   let nextFd = 1;
   let released = false;
@@ -178,6 +189,7 @@ function createPool(handles, { directory, path, files }) {
   const self = {
     path,
     files: files.slice(),
+    foundEmpty,
 
     open(file, flags) {
       if (released) return gone(`open ${file}`);

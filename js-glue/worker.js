@@ -30,7 +30,8 @@ import createHirobaModule from './hiroba.mjs';
 import { Engine } from './engine.js';
 import { openOpfsStorage } from './storage-opfs.js';
 
-const OPS = new Set(['identity', 'post', 'sign', 'merge', 'query', 'negOpen', 'integrityCheck']);
+const OPS = new Set(['identity', 'post', 'sign', 'merge', 'mergeBatch', 'connClose', 'query', 'negOpen',
+  'integrityCheck']);
 // How long a new owner keeps trying for the OPFS handles after it gets
 // the lock: the old holder's handles are released 15-22 ms after it dies.
 const HANDLE_RETRY_MS = 3000;
@@ -39,6 +40,8 @@ const self_ = globalThis;
 const workerId = crypto.randomUUID();
 
 let name = null;           // database name
+let policy = null;         // storage policy JSON this worker's openFeed asked for
+let allowEmpty = false;    // openFeed's allowEmpty: an emptied database may get a new identity
 let channel = null;        // BroadcastChannel to the other workers
 let role = 'starting';     // 'follower' | 'owner' | 'failed' | 'closed'
 let failure = null;        // {code, message} when taking ownership failed
@@ -67,7 +70,9 @@ function execute(op, params) {
     case 'sign': return engine.sign(db, params);
     case 'merge': return engine.merge(db, params);
     case 'query': return engine.query(db, params);
-    case 'negOpen': return engine.negOpen(db, params[0], params[1]);
+    case 'mergeBatch': return engine.mergeBatch(db, params[0], params[1], params[2]);
+    case 'connClose': return engine.connClose(db, params);
+    case 'negOpen': return engine.negOpen(db, params[0], params[1], params[2]);
     case 'integrityCheck': return engine.integrityCheck(db);
     default: throw Object.assign(new Error(`unknown operation ${op}`), { code: -1 });
   }
@@ -86,8 +91,9 @@ function executeAndAnnounce(op, params) {
   const result = execute(op, params);
   if (op === 'post' && result.isNew) {
     announce([JSON.parse(result.json)]);
-  } else if (op === 'merge') {
-    const { accepted } = JSON.parse(result);
+  } else if (op === 'merge' || op === 'mergeBatch') {
+    const parsed = JSON.parse(result);
+    const accepted = op === 'merge' ? parsed.accepted : parsed.flatMap((r) => r.accepted);
     if (accepted.length) announce(JSON.parse(engine.query(db, JSON.stringify({ ids: accepted }))));
   }
   return result;
@@ -106,6 +112,12 @@ function compileWasm() {
 async function becomeOwner() {
   try {
     storage = await openOpfsStorage(name, { retryMs: HANDLE_RETRY_MS });
+    // A key made silently over an emptied database would be a different
+    // identity: said instead, unless the page asked for that.
+    if (storage.foundEmpty && !allowEmpty) {
+      throw Object.assign(new Error(`the database file exists but is empty: it holds no identity; `
+        + 'pass { allowEmpty: true } to openFeed to start a new one'), { code: -5 });
+    }
     const compiled = await (compiling ??= compileWasm());
     // The loader has no way to hear that our instantiation failed: that
     // failure rejects `failed`, which the race below turns into an error.
@@ -122,6 +134,9 @@ async function becomeOwner() {
       }),
     })]));
     db = engine.open(storage.path);
+    // The policy is the database's while this worker owns it (tabs of one
+    // name are expected to ask for the same).
+    if (policy) engine.setPolicy(db, policy);
   } catch (err) {
     storage?.release();
     storage = null;
@@ -213,6 +228,8 @@ function call(op, params) {
 
 async function open(args) {
   name = args.name;
+  policy = typeof args.policy === 'string' ? args.policy : null;
+  allowEmpty = args.allowEmpty === true;
   channel = new BroadcastChannel(`hiroba:${name}`);
   channel.onmessage = onChannel;
   role = 'follower';

@@ -138,6 +138,7 @@ int event_check_fields(const event *ev, const char **pzReason) {
   /* Counted while walking, so a huge array is refused without walking
   ** it all. */
   int nTag = 0;
+  size_t nText = ev->ncontent;
   for (const cJSON *pTag = ev->tags->child; pTag; pTag = pTag->next) {
     if (++nTag > EVENT_MAX_TAGS) {
       *pzReason = "invalid: more than 2000 tags";
@@ -152,7 +153,13 @@ int event_check_fields(const event *ev, const char **pzReason) {
         *pzReason = "invalid: tags must be arrays of strings";
         return -1;
       }
-      if (json_check_utf8(pStr->valuestring, strlen(pStr->valuestring))) {
+      size_t n = strlen(pStr->valuestring);
+      nText += n;
+      if (nText > EVENT_MAX_TEXT) {
+        *pzReason = "invalid: tags and content over 128 KiB";
+        return -1;
+      }
+      if (json_check_utf8(pStr->valuestring, n)) {
         *pzReason = "invalid: tag is not valid UTF-8";
         return -1;
       }

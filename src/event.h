@@ -18,6 +18,10 @@
 #define EVENT_MAX_TAGS 2000         /* tags per event */
 #define EVENT_MAX_FUTURE 900        /* seconds created_at may lead our clock */
 #define EVENT_MAX_KIND 65535        /* NIP-01 kinds are 0..65535 */
+/* Bytes of text in tags and content together (UTF-8, before JSON
+** escaping): with the fixed fields, an event's JSON stays near 128 KiB.
+** Without it one tag value could carry most of the 1 MiB frame cap. */
+#define EVENT_MAX_TEXT 131072
 
 typedef struct event {
   unsigned char id[32];      /* claimed id (read) or computed id (signed) */

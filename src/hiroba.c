@@ -5,7 +5,8 @@
 ** Handles are small positive integers indexing a fixed table, never
 ** pointers, so a stale or forged handle from JavaScript is caught
 ** (HIROBA_EHANDLE) instead of dereferenced. Each handle owns its store and
-** its NIP-77 session table (merge.h), created on open and freed on close.
+** its merge state (NIP-77 sessions per connection, refused signatures:
+** merge.h), created on open and freed on close.
 */
 #include "hiroba.h"
 
@@ -27,7 +28,7 @@
 #define MAX_HANDLES 16
 
 static store *aStore[MAX_HANDLES + 1]; /* index = handle; slot 0 unused */
-static neg_sessions *aNeg[MAX_HANDLES + 1]; /* the handle's NIP-77 sessions */
+static merge_state *aMerge[MAX_HANDLES + 1]; /* the handle's merge state */
 static int iErrCode;                   /* code of the last failure */
 static char zErrMsg[1200];             /* message of the last failure */
 
@@ -90,18 +91,18 @@ int hiroba_open(const char *path) {
     return fail(HIROBA_EBUSY, "too many open databases (at most %d)", MAX_HANDLES);
   }
   store *s = NULL;
-  neg_sessions *t = neg_sessions_new();
+  merge_state *t = merge_state_new();
   int rc = t ? store_open(path, &s) : HIROBA_ENOMEM;
   if (rc == 0) rc = ensure_identity(s);
   if (rc) {
     /* ensure_identity already said why when signing keys failed. */
     if (rc != HIROBA_ECRYPTO) fail(rc, "%s", s ? store_errmsg(s) : "out of memory");
     store_close(s);
-    neg_sessions_free(t);
+    merge_state_free(t);
     return rc;
   }
   aStore[db] = s;
-  aNeg[db] = t;
+  aMerge[db] = t;
   ok();
   return db;
 }
@@ -110,9 +111,9 @@ int hiroba_close(int db) {
   store *s = get_store(db);
   if (!s) return HIROBA_EHANDLE;
   store_close(s);
-  neg_sessions_free(aNeg[db]);
+  merge_state_free(aMerge[db]);
   aStore[db] = NULL;
-  aNeg[db] = NULL;
+  aMerge[db] = NULL;
   ok();
   return HIROBA_OK;
 }
@@ -284,15 +285,101 @@ char *hiroba_merge(int db, const char *frame_json) {
   return hiroba__merge_n(db, frame_json, frame_json ? strlen(frame_json) : 0);
 }
 
+/* The end of every merge call: the result, or the failure recorded. */
+static char *merged(store *s, char *z, int rc) {
+  if (!z) fail(rc ? rc : HIROBA_ENOMEM, "%s", rc == HIROBA_ENOMEM ? "out of memory" : store_errmsg(s));
+  else ok();
+  return z;
+}
+
 char *hiroba__merge_n(int db, const char *frame_json, size_t n) {
   store *s = get_store(db);
   if (!s) return NULL;
   if (!frame_json) { fail(HIROBA_EINVAL, "merge needs a frame"); return NULL; }
   int rc = 0;
-  char *z = merge_apply(s, aNeg[db], frame_json, n, now(), &rc);
-  if (!z) fail(rc ? rc : HIROBA_ENOMEM, "%s", rc == HIROBA_ENOMEM ? "out of memory" : store_errmsg(s));
-  else ok();
-  return z;
+  char *z = merge_apply(s, aMerge[db], 0, frame_json, n, now(), &rc);
+  return merged(s, z, rc);
+}
+
+/* Export-only shim (not in hiroba.h): applies nFrame frames that arrived
+** on connection `conn` (a positive number the caller picks per peer
+** connection; its NIP-77 sessions are its own), given back to back in z
+** with frame i aLen[i] bytes long. Each frame is parsed alone, so a
+** malformed one costs only itself, and all are applied in one
+** transaction. Returns a JSON array of one hiroba_merge result per frame
+** applied; once the results pass nBudget bytes (0: 2 MiB) the rest is
+** left unapplied -- the array is shorter, and the caller passes those
+** frames again after sending the replies. Caller frees. */
+char *hiroba__merge_batch(int db, int conn, const char *z, const uint32_t *aLen,
+                          int nFrame, int nBudget);
+
+char *hiroba__merge_batch(int db, int conn, const char *z, const uint32_t *aLen,
+                          int nFrame, int nBudget) {
+  store *s = get_store(db);
+  if (!s) return NULL;
+  if (conn < 1 || nFrame < 1 || nBudget < 0 || !z || !aLen) {
+    fail(HIROBA_EINVAL, "mergeBatch needs a connection >= 1 and frames");
+    return NULL;
+  }
+  int rc = 0;
+  char *zOut = merge_batch(s, aMerge[db], conn, z, aLen, nFrame,
+                           nBudget ? (size_t)nBudget : 2u << 20, now(), &rc);
+  return merged(s, zOut, rc);
+}
+
+/* Export-only shim (not in hiroba.h): forgets connection `conn`: closes
+** its NIP-77 sessions. 0, or HIROBA_EHANDLE. */
+int hiroba__conn_close(int db, int conn);
+
+int hiroba__conn_close(int db, int conn) {
+  if (!get_store(db)) return HIROBA_EHANDLE;
+  merge_conn_close(aMerge[db], conn);
+  ok();
+  return HIROBA_OK;
+}
+
+/* Export-only shim (not in hiroba.h): the storage policy of DESIGN §2 for
+** what merge keeps from peers, as JSON {"store": "follows" | "all",
+** "maxBytes": n}: "follows" keeps the local user's events, followed
+** authors' and what references them (store.h, store_admit); "all" every
+** valid event. maxBytes > 0 is a database size budget kept by evicting
+** the oldest data that is neither own nor followed first (0: none).
+** Missing fields keep their value. A database opens with "all" and no
+** budget; openFeed sets its own default. 0 or HIROBA_EINVAL. */
+int hiroba__set_policy(int db, const char *policy_json);
+
+int hiroba__set_policy(int db, const char *policy_json) {
+  store *s = get_store(db);
+  if (!s) return HIROBA_EHANDLE;
+  const char *zReason = "invalid: bad JSON";
+  cJSON *root = policy_json ? json_parse(policy_json, strlen(policy_json), &zReason) : NULL;
+  if (!root || !cJSON_IsObject(root)) {
+    cJSON_Delete(root);
+    return fail(HIROBA_EINVAL, "a policy is a JSON object");
+  }
+  store_policy p = store_get_policy(s);
+  const cJSON *mode = cJSON_GetObjectItemCaseSensitive(root, "store");
+  const cJSON *max = cJSON_GetObjectItemCaseSensitive(root, "maxBytes");
+  int rc = 0;
+  if (mode && cJSON_IsString(mode) && strcmp(mode->valuestring, "follows") == 0) {
+    p.mode = STORE_POLICY_FOLLOWS;
+  } else if (mode && cJSON_IsString(mode) && strcmp(mode->valuestring, "all") == 0) {
+    p.mode = STORE_POLICY_ALL;
+  } else if (mode) {
+    rc = fail(HIROBA_EINVAL, "policy.store is \"follows\" or \"all\"");
+  }
+  if (max && (!cJSON_IsNumber(max) || max->valuedouble < 0 ||
+              max->valuedouble > 9007199254740991.0 ||
+              max->valuedouble != (double)(int64_t)max->valuedouble)) {
+    rc = fail(HIROBA_EINVAL, "policy.maxBytes is a whole number of bytes, 0 for none");
+  } else if (max) {
+    p.maxBytes = (int64_t)max->valuedouble;
+  }
+  cJSON_Delete(root);
+  if (rc) return rc;
+  store_set_policy(s, &p);
+  ok();
+  return HIROBA_OK;
 }
 
 /* Export-only shim (not in hiroba.h): opens a NIP-77 reconciliation with a
@@ -306,14 +393,24 @@ char *hiroba__merge_n(int db, const char *frame_json, size_t n) {
 ** HIROBA_EINVAL for a bad sub (1 to 64 chars) or filter, or when more
 ** than NEG_MAX_ITEMS events match. */
 char *hiroba__neg_open(int db, const char *sub, const char *filter_json);
+char *hiroba__conn_neg_open(int db, int conn, const char *sub, const char *filter_json);
 
 char *hiroba__neg_open(int db, const char *sub, const char *filter_json) {
+  return hiroba__conn_neg_open(db, 0, sub, filter_json);
+}
+
+/* Export-only shim (not in hiroba.h): hiroba__neg_open for the session of
+** connection `conn` (see hiroba__merge_batch), whose answers come back
+** through hiroba__merge_batch on the same connection. */
+char *hiroba__conn_neg_open(int db, int conn, const char *sub, const char *filter_json);
+
+char *hiroba__conn_neg_open(int db, int conn, const char *sub, const char *filter_json) {
   store *s = get_store(db);
   if (!s) return NULL;
-  if (!sub || !filter_json) { fail(HIROBA_EINVAL, "negOpen needs a sub and a filter"); return NULL; }
+  if (!sub || !filter_json || conn < 0) { fail(HIROBA_EINVAL, "negOpen needs a sub and a filter"); return NULL; }
   int rc = 0;
   const char *zReason = "invalid: bad filter";
-  char *z = merge_neg_open(s, aNeg[db], sub, filter_json, strlen(filter_json), &rc, &zReason);
+  char *z = merge_neg_open(s, aMerge[db], conn, sub, filter_json, strlen(filter_json), &rc, &zReason);
   if (z) ok();
   else if (rc == HIROBA_EINVAL) fail(rc, "%s", zReason);
   else if (rc == HIROBA_ENOMEM) fail(rc, "out of memory");
@@ -329,7 +426,7 @@ int hiroba__neg_frame_limit(int db, int nFrame);
 
 int hiroba__neg_frame_limit(int db, int nFrame) {
   if (!get_store(db)) return HIROBA_EHANDLE;
-  if (nFrame < 0 || neg_sessions_set_frame(aNeg[db], (size_t)nFrame)) {
+  if (nFrame < 0 || merge_state_set_frame(aMerge[db], (size_t)nFrame)) {
     return fail(HIROBA_EINVAL, "the frame limit is 0 or 4096 to 500000");
   }
   ok();
@@ -351,7 +448,7 @@ char *hiroba__neg_test_session(int db, const char *sub, const unsigned char *pIt
   if (!get_store(db)) return NULL;
   int rc = 0;
   const char *zReason = "invalid: bad items";
-  char *z = merge_neg_test_session(aNeg[db], sub, pItems, nItems, isInitiator, &rc, &zReason);
+  char *z = merge_neg_test_session(aMerge[db], sub, pItems, nItems, isInitiator, &rc, &zReason);
   if (z) ok();
   else fail(rc, "%s", rc == HIROBA_ENOMEM ? "out of memory" : zReason);
   return z;

@@ -40,7 +40,10 @@ extern "C" {
 
 /* Opens (creating if needed) the database at `path` and returns a positive
 ** handle. On first open a secret key is generated from the platform's
-** secure random source and kept in the database. */
+** secure random source and kept in the database. A database opens with
+** the storage policy "all" (every valid event from a peer is kept) and no
+** size budget; hiroba__set_policy (hiroba.c) changes that, and the
+** JavaScript openFeed sets its safer default ("follows"). */
 int hiroba_open(const char *path);
 
 /* Closes the database; the handle is invalid afterwards. */
@@ -67,8 +70,9 @@ char *hiroba_post(int db, const char *draft_json);
 ** memory). Caller frees.
 ** NIP-77 (Negentropy) frames are served too: NEG-OPEN opens a session this
 ** database answers, NEG-MSG advances a session in either role, NEG-CLOSE
-** ends one; sessions live with the handle (at most 32, the least recently
-** used closed first). "have" and "need" (always present, usually empty)
+** ends one; sessions live with the handle, on connection 0 (at most 4,
+** the least recently used closed first; the export-only
+** hiroba__merge_batch gives each peer connection its own: merge.h). "have" and "need" (always present, usually empty)
 ** are what a NEG-MSG round taught a session this side initiated: ids it
 ** has that the peer lacks, and ids the peer has that it lacks (minus ids
 ** it stores or holds a tombstone for: deleted and replaced events are

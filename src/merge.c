@@ -27,10 +27,20 @@
 ** that was malformed is also recorded in "rejected" ("invalid: ...").
 ** NEG-ERR and NEG-CLOSE are never answered, so two peers cannot loop.
 **
-** Sessions are keyed by subscription id alone, as NIP-77 keys them on one
-** connection. The engine does not know connections: a driver serving
-** several peers on one database must keep their ids apart (each side
-** picks random ids for what it opens).
+** Connections. Sessions belong to the connection a frame came on (an
+** integer the caller names; 0 is hiroba_merge's), keyed by subscription
+** id within it as NIP-77 keys them, so no peer can reach, replace or
+** close another's. Caps are per connection first: a connection that opens
+** too many sessions, or too many items, loses its own oldest, never
+** anyone else's; past the database-wide caps a new session is refused.
+**
+** Budgets. A REQ answer stops at STORE_REQ_MAX_LIMIT events per filter
+** and MERGE_REQ_MAX_BYTES in all (then EOSE: the client pages with
+** "until", or asks again for the ids it still lacks). A batch stops taking
+** frames once its results pass the caller's byte budget, so the memory a
+** call builds is bounded by that budget plus one frame's answer. An
+** (id, sig) whose signature failed is remembered (refused.h) and refused
+** again without verifying.
 */
 #include "merge.h"
 
@@ -42,9 +52,25 @@
 #include "hiroba.h"
 #include "json.h"
 #include "negentropy.h"
+#include "refused.h"
 #include "strbuf.h"
 
 #define MAX_SUBID 64  /* NIP-01: subscription ids are at most 64 chars */
+
+typedef struct neg_session {
+  int conn;                  /* the connection it belongs to */
+  char zSub[MAX_SUBID + 1];  /* subscription id, unique within conn */
+  int isInitiator;           /* we opened it (merge_neg_open) */
+  uint64_t iUsed;            /* last use, on the table's clock */
+  neg_set set;               /* our items, sealed */
+} neg_session;
+
+struct merge_state {
+  neg_session *a[NEG_MAX_SESSIONS];  /* open sessions; NULL: free slot */
+  uint64_t iClock;                   /* ticks on every use */
+  size_t nFrame;                     /* limit on the messages we write */
+  refused_set *refused;              /* (id, sig) pairs that failed */
+};
 
 typedef struct result {
   strbuf accepted;   /* "id","id",... */
@@ -55,6 +81,8 @@ typedef struct result {
   int64_t nDup;      /* duplicates seen */
   int64_t now;       /* clock for the future-timestamp rule */
   int rc;            /* first engine failure (negative), or 0 */
+  int conn;          /* the connection the frames came on */
+  merge_state *m;    /* sessions and refused signatures */
 } result;
 
 static void list_sep(strbuf *sb) {
@@ -118,7 +146,15 @@ static void merge_event(result *r, store *s, const cJSON *obj, int bAnswer) {
       if (!bAnswer) reply_ok(r, ev.id, 1, "duplicate: already have this event");
       return;
     }
-    if (rc == STORE_OK) rc = event_check_sig(&ev, &zReason);
+    if (rc == STORE_OK) rc = store_admit(s, &ev, &zReason);
+    if (rc < 0) { r->rc = rc; return; }
+    if (rc == STORE_OK && refused_has(r->m->refused, ev.id, ev.sig)) {
+      zReason = "invalid: bad signature";
+      rc = STORE_REJECTED;
+    } else if (rc == STORE_OK && event_check_sig(&ev, &zReason)) {
+      refused_add(r->m->refused, ev.id, ev.sig);
+      rc = STORE_REJECTED;
+    }
   }
   if (rc == 0) {
     strbuf json;
@@ -153,11 +189,16 @@ static void put_subid(strbuf *sb, const cJSON *sub) {
 typedef struct req_ctx {
   result *r;          /* where replies go */
   const cJSON *sub;   /* the subscription id */
+  size_t nLeft;       /* bytes the answer may still take */
 } req_ctx;
+
+#define REQ_FULL 1  /* req_row: the answer reached its byte budget */
 
 static int req_row(void *pCtx, const char *zJson, int nJson) {
   req_ctx *c = pCtx;
   strbuf *sb = &c->r->replies;
+  if ((size_t)nJson + 80 > c->nLeft) return REQ_FULL;
+  c->nLeft -= (size_t)nJson + 80;
   list_sep(sb);
   strbuf_puts(sb, "[\"EVENT\",");
   put_subid(sb, c->sub);
@@ -192,10 +233,11 @@ static void merge_req(result *r, store *s, const cJSON *frame) {
     if (!ref) { cJSON_Delete(filters); r->rc = HIROBA_ENOMEM; return; }
     cJSON_AddItemToArray(filters, ref);
   }
-  req_ctx c = {r, sub};
+  req_ctx c = {r, sub, MERGE_REQ_MAX_BYTES};
   size_t mark = r->replies.n;
   const char *zReason = "invalid: bad filter";
   int rc = store_query(s, filters, STORE_REQ_MAX_LIMIT, req_row, &c, &zReason);
+  if (rc == REQ_FULL) rc = 0;
   cJSON_Delete(filters);
   if (rc == HIROBA_EINVAL) {
     /* Drop any partial answer, then close the subscription with why. */
@@ -219,82 +261,95 @@ static void merge_req(result *r, store *s, const cJSON *frame) {
 
 /* --- NIP-77 sessions ------------------------------------------------------- */
 
-typedef struct neg_session {
-  char zSub[MAX_SUBID + 1];  /* subscription id */
-  int isInitiator;           /* we opened it (merge_neg_open) */
-  uint64_t iUsed;            /* last use, on the table's clock */
-  neg_set set;               /* our items, sealed */
-} neg_session;
-
-struct neg_sessions {
-  neg_session *a[NEG_MAX_SESSIONS];  /* open sessions; NULL: free slot */
-  uint64_t iClock;                   /* ticks on every use */
-  size_t nFrame;                     /* limit on the messages we write */
-};
-
-neg_sessions *neg_sessions_new(void) {
-  neg_sessions *t = calloc(1, sizeof *t);
-  if (t) t->nFrame = NEG_FRAME_DEFAULT;
+merge_state *merge_state_new(void) {
+  merge_state *t = calloc(1, sizeof *t);
+  if (!t) return NULL;
+  t->nFrame = NEG_FRAME_DEFAULT;
+  t->refused = refused_new();
+  if (!t->refused) { free(t); return NULL; }
   return t;
 }
 
-static void session_drop(neg_sessions *t, int i) {
+static void session_drop(merge_state *t, int i) {
   neg_set_free(&t->a[i]->set);
   free(t->a[i]);
   t->a[i] = NULL;
 }
 
-void neg_sessions_free(neg_sessions *t) {
+void merge_state_free(merge_state *t) {
   if (!t) return;
   for (int i = 0; i < NEG_MAX_SESSIONS; i++) {
     if (t->a[i]) session_drop(t, i);
   }
+  refused_free(t->refused);
   free(t);
 }
 
-int neg_sessions_set_frame(neg_sessions *t, size_t nFrame) {
+void merge_conn_close(merge_state *t, int conn) {
+  for (int i = 0; i < NEG_MAX_SESSIONS; i++) {
+    if (t->a[i] && t->a[i]->conn == conn) session_drop(t, i);
+  }
+}
+
+int merge_state_set_frame(merge_state *t, size_t nFrame) {
   if (nFrame == 0) nFrame = NEG_FRAME_DEFAULT;
   if (nFrame < NEG_FRAME_MIN || nFrame > NEG_FRAME_DEFAULT) return HIROBA_EINVAL;
   t->nFrame = nFrame;
   return 0;
 }
 
-/* The slot of the session named zSub, or -1. */
-static int session_find(neg_sessions *t, const char *zSub) {
+/* The slot of connection conn's session named zSub, or -1. */
+static int session_find(merge_state *t, int conn, const char *zSub) {
   for (int i = 0; i < NEG_MAX_SESSIONS; i++) {
-    if (t->a[i] && strcmp(t->a[i]->zSub, zSub) == 0) return i;
+    if (t->a[i] && t->a[i]->conn == conn && strcmp(t->a[i]->zSub, zSub) == 0) return i;
   }
   return -1;
 }
 
-/* Adds a session, taking over *set (left empty): closes the one with the
-** same id, then the least recently used ones until the caps hold. 0, or
-** HIROBA_ENOMEM (set freed). */
-static int session_add(neg_sessions *t, const char *zSub, int isInitiator,
-                       neg_set *set) {
-  int i = session_find(t, zSub);
+#define SESSION_REFUSED 2 /* session_add: the database-wide caps are reached */
+
+static const char *kBusy =
+  "too many reconciliations in progress: try again later";
+
+/* Adds a session of connection conn, taking over *set (left empty):
+** closes the one with the same id, then that connection's least recently
+** used ones until its caps hold. 0; SESSION_REFUSED (set freed) when the
+** database-wide caps would not hold; or HIROBA_ENOMEM (set freed). */
+static int session_add(merge_state *t, int conn, const char *zSub,
+                       int isInitiator, neg_set *set) {
+  int i = session_find(t, conn, zSub);
   if (i >= 0) session_drop(t, i);
   for (;;) {
-    size_t nTotal = set->nItem;
+    size_t nMine = set->nItem;
     int nOpen = 0, iOld = -1;
     for (int j = 0; j < NEG_MAX_SESSIONS; j++) {
-      if (!t->a[j]) continue;
+      if (!t->a[j] || t->a[j]->conn != conn) continue;
       nOpen++;
-      nTotal += t->a[j]->set.nItem;
+      nMine += t->a[j]->set.nItem;
       if (iOld < 0 || t->a[j]->iUsed < t->a[iOld]->iUsed) iOld = j;
     }
-    if (iOld < 0 || (nOpen < NEG_MAX_SESSIONS && nTotal <= NEG_MAX_TOTAL_ITEMS)) break;
+    if (iOld < 0 || (nOpen < NEG_MAX_CONN_SESSIONS && nMine <= NEG_MAX_ITEMS)) break;
     session_drop(t, iOld);
+  }
+  size_t nTotal = set->nItem;
+  int iFree = -1;
+  for (int j = 0; j < NEG_MAX_SESSIONS; j++) {
+    if (t->a[j]) nTotal += t->a[j]->set.nItem;
+    else if (iFree < 0) iFree = j;
+  }
+  if (iFree < 0 || nTotal > NEG_MAX_TOTAL_ITEMS) {
+    neg_set_free(set);
+    return SESSION_REFUSED;
   }
   neg_session *p = calloc(1, sizeof *p);
   if (!p) { neg_set_free(set); return HIROBA_ENOMEM; }
+  p->conn = conn;
   snprintf(p->zSub, sizeof p->zSub, "%s", zSub);
   p->isInitiator = isInitiator;
   p->iUsed = ++t->iClock;
   p->set = *set;
   neg_set_init(set);
-  for (i = 0; t->a[i]; i++) {}
-  t->a[i] = p;
+  t->a[iFree] = p;
   return 0;
 }
 
@@ -395,8 +450,8 @@ static int neg_decode(result *r, const cJSON *hex, unsigned char **pMsg,
 }
 
 /* ["NEG-OPEN", sub, filter, hex]: a peer opens a session that we serve. */
-static void merge_neg_open_frame(result *r, store *s, neg_sessions *t,
-                                 const cJSON *frame, int n) {
+static void merge_neg_open_frame(result *r, store *s, const cJSON *frame, int n) {
+  merge_state *t = r->m;
   const cJSON *sub = cJSON_GetArrayItem(frame, 1);
   const cJSON *filter = cJSON_GetArrayItem(frame, 2);
   const cJSON *hex = cJSON_GetArrayItem(frame, 3);
@@ -405,7 +460,7 @@ static void merge_neg_open_frame(result *r, store *s, neg_sessions *t,
     return;
   }
   /* NIP-77: a NEG-OPEN for an open id closes that session first. */
-  int i = session_find(t, sub->valuestring);
+  int i = session_find(t, r->conn, sub->valuestring);
   if (i >= 0) session_drop(t, i);
   if (n != 4 || !cJSON_IsString(hex)) {
     reject(r, NULL, "invalid: NEG-OPEN takes a subscription id, a filter and a hex message");
@@ -442,9 +497,10 @@ static void merge_neg_open_frame(result *r, store *s, neg_sessions *t,
   strbuf_init(&out);
   rc = neg_reconcile(&set, 0, t->nFrame, msg, nMsg, &out, NULL, NULL, &zWhy);
   free(msg);
-  if (rc == 0) rc = session_add(t, sub->valuestring, 0, &set);
+  if (rc == 0) rc = session_add(t, r->conn, sub->valuestring, 0, &set);
   else neg_set_free(&set);
   if (rc == HIROBA_EINVAL) neg_bad_message(r, sub, 0, zWhy);
+  else if (rc == SESSION_REFUSED) reply_neg_err(r, sub, "blocked: ", kBusy);
   else if (rc) r->rc = rc;
   else reply_neg_msg(r, sub, &out);
   strbuf_free(&out);
@@ -466,15 +522,15 @@ static int add_need(result *r, store *s, const strbuf *need) {
 }
 
 /* ["NEG-MSG", sub, hex]: the next round of a session, in either role. */
-static void merge_neg_msg_frame(result *r, store *s, neg_sessions *t,
-                                const cJSON *frame, int n) {
+static void merge_neg_msg_frame(result *r, store *s, const cJSON *frame, int n) {
+  merge_state *t = r->m;
   const cJSON *sub = cJSON_GetArrayItem(frame, 1);
   const cJSON *hex = cJSON_GetArrayItem(frame, 2);
   if (!valid_subid(sub)) {
     reject_frame(r, "invalid: NEG-MSG needs a subscription id of 1 to 64 chars");
     return;
   }
-  int i = session_find(t, sub->valuestring);
+  int i = session_find(t, r->conn, sub->valuestring);
   if (i < 0) {
     reply_neg_err(r, sub, "closed: unknown subscription", "");
     return;
@@ -527,18 +583,18 @@ static void merge_neg_msg_frame(result *r, store *s, neg_sessions *t,
 /* ["NEG-ERR", sub, reason]: the peer ended a session. Ours (initiator)
 ** ends with the peer's reason in "rejected"; a malformed NEG-ERR, or one
 ** for no session of ours, is ignored like any other answer. */
-static void merge_neg_err_frame(result *r, neg_sessions *t, const cJSON *frame,
-                                int n) {
+static void merge_neg_err_frame(result *r, const cJSON *frame, int n) {
+  merge_state *t = r->m;
   const cJSON *sub = cJSON_GetArrayItem(frame, 1);
   const cJSON *why = cJSON_GetArrayItem(frame, 2);
   if (n != 3 || !valid_subid(sub) || !cJSON_IsString(why)) return;
-  int i = session_find(t, sub->valuestring);
+  int i = session_find(t, r->conn, sub->valuestring);
   if (i < 0) return;
   if (t->a[i]->isInitiator) reject(r, NULL, why->valuestring);
   session_drop(t, i);
 }
 
-char *merge_neg_open(store *s, neg_sessions *t, const char *zSub,
+char *merge_neg_open(store *s, merge_state *t, int conn, const char *zSub,
                      const char *zFilter, size_t nFilter, int *pRc,
                      const char **pzReason) {
   size_t nSub = zSub ? strlen(zSub) : 0;
@@ -567,8 +623,12 @@ char *merge_neg_open(store *s, neg_sessions *t, const char *zSub,
   strbuf_init(&msg);
   strbuf_init(&frame);
   rc = neg_initiate(&set, t->nFrame, &msg);
-  if (rc == 0) rc = session_add(t, zSub, 1, &set);
+  if (rc == 0) rc = session_add(t, conn, zSub, 1, &set);
   else neg_set_free(&set);
+  if (rc == SESSION_REFUSED) {
+    *pzReason = "blocked: too many reconciliations in progress: try again later";
+    rc = HIROBA_EINVAL;
+  }
   if (rc == 0) {
     strbuf_puts(&frame, "[\"NEG-OPEN\",");
     strbuf_json_string(&frame, zSub, nSub);
@@ -586,7 +646,7 @@ char *merge_neg_open(store *s, neg_sessions *t, const char *zSub,
   return z;
 }
 
-char *merge_neg_test_session(neg_sessions *t, const char *zSub,
+char *merge_neg_test_session(merge_state *t, const char *zSub,
                              const unsigned char *pItems, size_t nItems,
                              int isInitiator, int *pRc, const char **pzReason) {
   size_t nSub = zSub ? strlen(zSub) : 0;
@@ -615,8 +675,12 @@ char *merge_neg_test_session(neg_sessions *t, const char *zSub,
   strbuf msg;
   strbuf_init(&msg);
   if (rc == 0 && isInitiator) rc = neg_initiate(&set, t->nFrame, &msg);
-  if (rc == 0) rc = session_add(t, zSub, isInitiator, &set);
+  if (rc == 0) rc = session_add(t, 0, zSub, isInitiator, &set);
   else neg_set_free(&set);
+  if (rc == SESSION_REFUSED) {
+    *pzReason = "blocked: too many reconciliations in progress";
+    rc = HIROBA_EINVAL;
+  }
   strbuf hex;
   strbuf_init(&hex);
   if (rc == 0) strbuf_hex(&hex, (const unsigned char *)(msg.z ? msg.z : ""), msg.n);
@@ -629,7 +693,7 @@ char *merge_neg_test_session(neg_sessions *t, const char *zSub,
 }
 
 /* Dispatches one frame (already parsed) on its type. */
-static void merge_frame(result *r, store *s, neg_sessions *t, const cJSON *frame) {
+static void merge_frame(result *r, store *s, const cJSON *frame) {
   const cJSON *type = cJSON_GetArrayItem(frame, 0);
   int n = cJSON_GetArraySize(frame);
   if (!cJSON_IsArray(frame) || !cJSON_IsString(type)) {
@@ -660,40 +724,43 @@ static void merge_frame(result *r, store *s, neg_sessions *t, const cJSON *frame
     /* Relay-to-client messages: information for the sync driver, nothing
     ** for the store. Never answered, so two peers cannot loop. */
   } else if (strcmp(zType, "NEG-OPEN") == 0) {
-    merge_neg_open_frame(r, s, t, frame, n);
+    merge_neg_open_frame(r, s, frame, n);
   } else if (strcmp(zType, "NEG-MSG") == 0) {
-    merge_neg_msg_frame(r, s, t, frame, n);
+    merge_neg_msg_frame(r, s, frame, n);
   } else if (strcmp(zType, "NEG-CLOSE") == 0) {
     if (n != 2 || !valid_subid(type->next)) {
       reject_frame(r, "invalid: NEG-CLOSE takes a subscription id");
     } else {
-      int i = session_find(t, type->next->valuestring);
-      if (i >= 0) session_drop(t, i);
+      int i = session_find(r->m, r->conn, type->next->valuestring);
+      if (i >= 0) session_drop(r->m, i);
     }
   } else if (strcmp(zType, "NEG-ERR") == 0) {
-    merge_neg_err_frame(r, t, frame, n);
+    merge_neg_err_frame(r, frame, n);
   } else {
     reject_frame(r, "invalid: unknown frame type");
   }
 }
 
-static char *finish(result *r) {
-  strbuf out;
-  strbuf_init(&out);
-  strbuf_puts(&out, "{\"accepted\":[");
-  strbuf_append(&out, r->accepted.z ? r->accepted.z : "", r->accepted.n);
-  strbuf_puts(&out, "],\"duplicates\":");
-  strbuf_int(&out, r->nDup);
-  strbuf_puts(&out, ",\"rejected\":[");
-  strbuf_append(&out, r->rejected.z ? r->rejected.z : "", r->rejected.n);
-  strbuf_puts(&out, "],\"replies\":[");
-  strbuf_append(&out, r->replies.z ? r->replies.z : "", r->replies.n);
-  strbuf_puts(&out, "],\"have\":[");
-  strbuf_append(&out, r->have.z ? r->have.z : "", r->have.n);
-  strbuf_puts(&out, "],\"need\":[");
-  strbuf_append(&out, r->need.z ? r->need.z : "", r->need.n);
-  strbuf_puts(&out, "]}");
-  return strbuf_finish(&out);
+/* Appends the result object of r to out. */
+static void finish_into(const result *r, strbuf *out) {
+  strbuf_puts(out, "{\"accepted\":[");
+  strbuf_append(out, r->accepted.z ? r->accepted.z : "", r->accepted.n);
+  strbuf_puts(out, "],\"duplicates\":");
+  strbuf_int(out, r->nDup);
+  strbuf_puts(out, ",\"rejected\":[");
+  strbuf_append(out, r->rejected.z ? r->rejected.z : "", r->rejected.n);
+  strbuf_puts(out, "],\"replies\":[");
+  strbuf_append(out, r->replies.z ? r->replies.z : "", r->replies.n);
+  strbuf_puts(out, "],\"have\":[");
+  strbuf_append(out, r->have.z ? r->have.z : "", r->have.n);
+  strbuf_puts(out, "],\"need\":[");
+  strbuf_append(out, r->need.z ? r->need.z : "", r->need.n);
+  strbuf_puts(out, "]}");
+}
+
+static int result_oom(const result *r) {
+  return r->accepted.oom || r->rejected.oom || r->replies.oom ||
+         r->have.oom || r->need.oom;
 }
 
 static void result_free(result *r) {
@@ -704,46 +771,104 @@ static void result_free(result *r) {
   strbuf_free(&r->need);
 }
 
-char *merge_apply(store *s, neg_sessions *t, const char *z, size_t n,
+static void result_init(result *r, merge_state *t, int conn, int64_t now) {
+  memset(r, 0, sizeof *r);
+  r->now = now;
+  r->conn = conn;
+  r->m = t;
+}
+
+/* Applies one parsed frame (NULL: it did not parse, for zReason). */
+static void merge_root(result *r, store *s, const cJSON *root, const char *zReason) {
+  if (!root) {
+    reject_frame(r, zReason);
+  } else if (cJSON_IsArray(root) && cJSON_IsArray(root->child)) {
+    reject_frame(r, "invalid: batches do not nest");
+  } else {
+    merge_frame(r, s, root);
+  }
+}
+
+/* Ends the transaction of a merge whose output *pzOut was built: keeps
+** the size budget, then commits; on any failure rolls back and frees
+** *pzOut. Returns the code. */
+static int merge_end(store *s, int rc, char **pzOut) {
+  int64_t nEvicted = 0;
+  if (rc == 0 && !*pzOut) rc = HIROBA_ENOMEM;
+  if (rc == 0) rc = store_enforce_budget(s, &nEvicted);
+  if (rc == 0) rc = store_commit(s);
+  if (rc) {
+    store_rollback(s);
+    free(*pzOut);
+    *pzOut = NULL;
+  }
+  return rc;
+}
+
+char *merge_apply(store *s, merge_state *t, int conn, const char *z, size_t n,
                   int64_t now, int *pRc) {
   result r;
-  memset(&r, 0, sizeof r);
-  r.now = now;
+  result_init(&r, t, conn, now);
   const char *zReason = "invalid: bad JSON";
   cJSON *root = json_parse(z, n, &zReason);
   r.rc = store_begin(s);
-  if (r.rc == 0 && !root) {
-    reject_frame(&r, zReason);
-  } else if (r.rc == 0 && cJSON_IsArray(root) && cJSON_IsArray(root->child)) {
+  if (r.rc == 0 && root && cJSON_IsArray(root) && cJSON_IsArray(root->child)) {
     /* A batch: every element a frame, all in one transaction. */
     for (const cJSON *f = root->child; f && r.rc == 0; f = f->next) {
-      if (cJSON_IsArray(f) && cJSON_IsArray(f->child)) {
-        reject_frame(&r, "invalid: batches do not nest");
-      } else {
-        merge_frame(&r, s, t, f);
-      }
+      merge_root(&r, s, f, zReason);
     }
   } else if (r.rc == 0) {
-    merge_frame(&r, s, t, root);
+    merge_root(&r, s, root, zReason);
   }
   cJSON_Delete(root);
   /* The result is built before the commit, so that when this returns
   ** NULL nothing of the frame was stored. */
   char *zOut = NULL;
   if (r.rc == 0) {
-    zOut = finish(&r);
-    if (!zOut || r.accepted.oom || r.rejected.oom || r.replies.oom ||
-        r.have.oom || r.need.oom) {
-      r.rc = HIROBA_ENOMEM;
-    }
+    strbuf out;
+    strbuf_init(&out);
+    finish_into(&r, &out);
+    zOut = strbuf_finish(&out);
+    strbuf_free(&out);
+    if (zOut && result_oom(&r)) r.rc = HIROBA_ENOMEM;
   }
-  if (r.rc == 0) r.rc = store_commit(s);
-  if (r.rc) {
-    store_rollback(s);
-    free(zOut);
-    zOut = NULL;
-  }
+  r.rc = merge_end(s, r.rc, &zOut);
   result_free(&r);
   *pRc = r.rc;
+  return zOut;
+}
+
+char *merge_batch(store *s, merge_state *t, int conn, const char *z,
+                  const uint32_t *aLen, int nFrame, size_t nBudget,
+                  int64_t now, int *pRc) {
+  strbuf out;
+  strbuf_init(&out);
+  strbuf_putc(&out, '[');
+  int rc = store_begin(s);
+  size_t off = 0;
+  for (int i = 0; rc == 0 && i < nFrame; i++) {
+    /* Past the budget the rest waits for the next call (at least one
+    ** frame always goes, so every call makes progress). */
+    if (i > 0 && out.n >= nBudget) break;
+    result r;
+    result_init(&r, t, conn, now);
+    const char *zReason = "invalid: bad JSON";
+    cJSON *root = json_parse(z + off, aLen[i], &zReason);
+    off += aLen[i];
+    merge_root(&r, s, root, zReason);
+    cJSON_Delete(root);
+    rc = r.rc;
+    if (rc == 0 && result_oom(&r)) rc = HIROBA_ENOMEM;
+    if (rc == 0) {
+      if (i) strbuf_putc(&out, ',');
+      finish_into(&r, &out);
+    }
+    result_free(&r);
+  }
+  strbuf_putc(&out, ']');
+  char *zOut = rc == 0 ? strbuf_finish(&out) : NULL;
+  strbuf_free(&out);
+  rc = merge_end(s, rc, &zOut);
+  *pRc = rc;
   return zOut;
 }

@@ -34,6 +34,7 @@
 
 #include "hex.h"
 #include "hiroba.h"
+#include "json.h"
 #include "sql_list.h"
 #include "sqlite3.h"
 #include "store_internal.h"
@@ -70,9 +71,11 @@ static const char *const kSchema =
   "  WITHOUT ROWID;"
   "PRAGMA user_version=1;";
 
-/* The stronger reason wins when both apply (max). */
+/* The stronger reason wins when both apply (max), except that eviction
+** is the weakest of all (see Q_TOMB_PUT). */
 #define TOMB_REPLACED 1
 #define TOMB_DELETED 2
+#define TOMB_EVICTED 3  /* dropped to keep within the size budget */
 
 /* Prepared statements, kept for the life of the connection; the order
 ** must match kSql. */
@@ -81,7 +84,8 @@ enum {
   Q_HAS, Q_TOMB_GET, Q_MUTED, Q_LATEST, Q_INSERT, Q_TAG_INSERT,
   Q_DELETE_EVENT, Q_DELETE_TAGS, Q_TOMB_PUT, Q_TOMB_SLOT, Q_EVENT_BY_ID,
   Q_MUTE_CLEAR, Q_MUTE_ADD, Q_MUTED_EVENTS, Q_META_GET, Q_META_PUT, Q_JSON,
-  Q_UNWANTED, Q_COUNT
+  Q_UNWANTED, Q_SELF_FOLLOWS, Q_AUTHOR_HAS, Q_PAGE_COUNT, Q_FREELIST,
+  Q_PAGE_SIZE, Q_OLDEST, Q_COUNT
 };
 static const char *const kSql[Q_COUNT] = {
   "BEGIN IMMEDIATE", "COMMIT", "ROLLBACK",
@@ -98,7 +102,8 @@ static const char *const kSql[Q_COUNT] = {
   "  VALUES(?1,?2,?3,?4,?5) ON CONFLICT(id, pubkey) DO UPDATE SET"
   "  kind=coalesce(excluded.kind, kind),"
   "  created_at=coalesce(excluded.created_at, created_at),"
-  "  why=max(why, excluded.why)",
+  "  why=CASE WHEN why=3 OR excluded.why=3 THEN min(why, excluded.why)"
+  "  ELSE max(why, excluded.why) END",
   "SELECT id, created_at FROM tombstone WHERE pubkey=?1 AND kind=?2"
   "  ORDER BY created_at DESC, id LIMIT 1",
   "SELECT seq, pubkey, created_at, kind FROM event WHERE id=?1",
@@ -115,6 +120,15 @@ static const char *const kSql[Q_COUNT] = {
   ** from being fetched once; that fetch confirms or voids it. */
   "SELECT 1 WHERE EXISTS(SELECT 1 FROM event WHERE id=?1)"
   "  OR EXISTS(SELECT 1 FROM tombstone WHERE id=?1 AND kind IS NOT NULL)",
+  "SELECT json FROM event WHERE pubkey=?1 AND kind=3"
+  "  ORDER BY created_at DESC, id LIMIT 1",
+  "SELECT 1 FROM event WHERE pubkey=?1 LIMIT 1",
+  "PRAGMA page_count", "PRAGMA freelist_count", "PRAGMA page_size",
+  /* Oldest first, from a cursor (created_at, id); ties come by id
+  ** descending so that the event_time index is read backwards. */
+  "SELECT seq, id, pubkey, kind, created_at, length(json) FROM event"
+  "  WHERE created_at > ?1 OR (created_at = ?1 AND id < ?2)"
+  "  ORDER BY created_at, id DESC LIMIT 128",
 };
 
 struct store {
@@ -122,6 +136,10 @@ struct store {
   sqlite3_stmt *aStmt[Q_COUNT];   /* prepared statements, see kSql */
   unsigned char self[32];         /* the local user's pubkey */
   int hasSelf;                    /* nonzero once self is known */
+  store_policy policy;            /* what merge keeps, and the budget */
+  unsigned char (*aFollow)[32];   /* followed pubkeys, sorted; owned */
+  size_t nFollow;                 /* entries in aFollow */
+  int followsValid;               /* aFollow matches the stored kind 3 */
   char zErr[1024];                /* message of the last failure */
 };
 
@@ -239,6 +257,7 @@ int store_open(const char *zPath, store **ppStore) {
 
 void store_close(store *s) {
   if (!s) return;
+  free(s->aFollow);
   for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(s->aStmt[i]);
   sqlite3_close(s->db);
   memset(s, 0, sizeof *s);
@@ -254,6 +273,8 @@ int store_commit(store *s) {
 }
 
 void store_rollback(store *s) {
+  /* A kind 3 stored in the rolled-back transaction may have changed it. */
+  s->followsValid = 0;
   if (!sqlite3_get_autocommit(s->db)) {
     sqlite3_stmt *p = stmt(s, Q_ROLLBACK);
     sqlite3_step(p);
@@ -460,8 +481,25 @@ int store_precheck(store *s, const event *ev, const char **pzReason) {
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
     return store_fail(s, rc, "cannot read tombstones");
   }
+  /* A deletion is never deleted (NIP-09: a deletion of a deletion has no
+  ** effect), whichever of the two arrives first, so every peer ends with
+  ** the same events whatever the order of arrival. */
+  if (why == TOMB_DELETED && ev->kind == 5) why = 0;
+  if (ev->kind == 5) {
+    int nTarget = 0;
+    const cJSON *tag;
+    cJSON_ArrayForEach(tag, ev->tags) {
+      const cJSON *name = cJSON_GetArrayItem(tag, 0);
+      if (cJSON_IsString(name) && strcmp(name->valuestring, "e") == 0) nTarget++;
+    }
+    if (nTarget > STORE_MAX_DELETE_TARGETS) {
+      *pzReason = "blocked: a deletion may name at most 256 events";
+      return STORE_REJECTED;
+    }
+  }
   if (why) {
     *pzReason = why == TOMB_DELETED ? "blocked: deleted by its author"
+              : why == TOMB_EVICTED ? "blocked: evicted to keep within the size budget"
                                     : "replaced: have a newer version";
     /* A deleted event is refused, but what it says still counts: its id
     ** hash matched, so kind and created_at are the author's. Remember
@@ -586,13 +624,16 @@ int store_insert(store *s, const event *ev, const char *zJson, size_t nJson,
   sqlite3_int64 seq = sqlite3_last_insert_rowid(s->db);
 
   const cJSON *tag;
+  int nRow = 0;
   cJSON_ArrayForEach(tag, ev->tags) {
     const cJSON *name = cJSON_GetArrayItem(tag, 0);
     const cJSON *value = cJSON_GetArrayItem(tag, 1);
     if (!cJSON_IsString(name) || !is_tag_letter(name->valuestring) ||
-        !cJSON_IsString(value)) {
+        !cJSON_IsString(value) ||
+        strlen(value->valuestring) > STORE_MAX_TAG_VALUE) {
       continue;
     }
+    if (++nRow > STORE_MAX_TAG_ROWS) break;
     q = stmt(s, Q_TAG_INSERT);
     sqlite3_bind_text(q, 1, name->valuestring, -1, SQLITE_STATIC);
     sqlite3_bind_text(q, 2, value->valuestring, -1, SQLITE_STATIC);
@@ -601,8 +642,206 @@ int store_insert(store *s, const event *ev, const char *zJson, size_t nJson,
   }
 
   if (ev->kind == 5 && (rc = apply_deletion(s, ev)) != 0) return rc;
+  if (ev->kind == 3 && s->hasSelf && memcmp(ev->pubkey, s->self, 32) == 0) {
+    s->followsValid = 0;
+  }
   if (ev->kind == 10000 && s->hasSelf && memcmp(ev->pubkey, s->self, 32) == 0) {
     rc = apply_mutes(s, ev);
   }
   return rc ? rc : STORE_OK;
+}
+
+/* --- storage policy and size budget ----------------------------------------- */
+
+void store_set_policy(store *s, const store_policy *p) { s->policy = *p; }
+store_policy store_get_policy(store *s) { return s->policy; }
+
+static int cmp_key(const void *a, const void *b) { return memcmp(a, b, 32); }
+
+/* Reloads the followed pubkeys from the local user's newest kind 3. */
+static int load_follows(store *s) {
+  free(s->aFollow);
+  s->aFollow = NULL;
+  s->nFollow = 0;
+  if (!s->hasSelf) { s->followsValid = 1; return 0; }
+  sqlite3_stmt *q = stmt(s, Q_SELF_FOLLOWS);
+  sqlite3_bind_blob(q, 1, s->self, 32, SQLITE_STATIC);
+  int rc = sqlite3_step(q);
+  if (rc == SQLITE_DONE) { sqlite3_reset(q); s->followsValid = 1; return 0; }
+  if (rc != SQLITE_ROW) {
+    rc = store_fail(s, rc, "cannot read the follow list");
+    sqlite3_reset(q);
+    return rc;
+  }
+  const char *zWhy;
+  cJSON *root = json_parse((const char *)sqlite3_column_text(q, 0),
+                           (size_t)sqlite3_column_bytes(q, 0), &zWhy);
+  sqlite3_reset(q);
+  if (!root) return store_corrupt(s, "a stored follow list is not JSON");
+  const cJSON *tags = cJSON_GetObjectItemCaseSensitive(root, "tags");
+  int nTag = cJSON_GetArraySize(tags);
+  s->aFollow = malloc((size_t)(nTag ? nTag : 1) * 32);
+  if (!s->aFollow) { cJSON_Delete(root); return HIROBA_ENOMEM; }
+  const cJSON *tag;
+  cJSON_ArrayForEach(tag, tags) {
+    const cJSON *name = cJSON_GetArrayItem(tag, 0);
+    const cJSON *value = cJSON_GetArrayItem(tag, 1);
+    if (cJSON_IsString(name) && strcmp(name->valuestring, "p") == 0 &&
+        cJSON_IsString(value) &&
+        hex_decode(value->valuestring, s->aFollow[s->nFollow], 32) == 0) {
+      s->nFollow++;
+    }
+  }
+  cJSON_Delete(root);
+  qsort(s->aFollow, s->nFollow, 32, cmp_key);
+  s->followsValid = 1;
+  return 0;
+}
+
+/* 1 when pk is the local user or someone they follow, 0 when not, <0 on
+** error. */
+static int is_close(store *s, const unsigned char pk[32]) {
+  if (s->hasSelf && memcmp(pk, s->self, 32) == 0) return 1;
+  if (!s->followsValid) {
+    int rc = load_follows(s);
+    if (rc) return rc;
+  }
+  return s->nFollow && bsearch(pk, s->aFollow, s->nFollow, 32, cmp_key) != NULL;
+}
+
+/* The most "e" tags store_admit looks up (one query each). */
+#define ADMIT_MAX_LOOKUPS 16
+
+int store_admit(store *s, const event *ev, const char **pzReason) {
+  if (s->policy.mode == STORE_POLICY_ALL) return STORE_OK;
+  int rc = is_close(s, ev->pubkey);
+  if (rc) return rc < 0 ? rc : STORE_OK;
+  const cJSON *tag;
+  int nLookup = 0;
+  cJSON_ArrayForEach(tag, ev->tags) {
+    const cJSON *name = cJSON_GetArrayItem(tag, 0);
+    const cJSON *value = cJSON_GetArrayItem(tag, 1);
+    unsigned char key[32];
+    if (!cJSON_IsString(name) || !cJSON_IsString(value) ||
+        name->valuestring[0] == 0 || name->valuestring[1] != 0 ||
+        hex_decode(value->valuestring, key, 32)) {
+      continue;
+    }
+    if (name->valuestring[0] == 'p') {
+      rc = is_close(s, key);
+      if (rc) return rc < 0 ? rc : STORE_OK;
+    } else if (name->valuestring[0] == 'e' && nLookup++ < ADMIT_MAX_LOOKUPS) {
+      sqlite3_stmt *q = stmt(s, Q_EVENT_BY_ID);
+      sqlite3_bind_blob(q, 1, key, 32, SQLITE_STATIC);
+      rc = sqlite3_step(q);
+      if (rc == SQLITE_ROW) {
+        unsigned char author[32];
+        memcpy(author, sqlite3_column_blob(q, 1), 32);
+        sqlite3_reset(q);
+        if (memcmp(author, ev->pubkey, 32) == 0) return STORE_OK;
+        rc = is_close(s, author);
+        if (rc) return rc < 0 ? rc : STORE_OK;
+      } else {
+        sqlite3_reset(q);
+        if (rc != SQLITE_DONE) return store_fail(s, rc, "cannot read the store");
+      }
+    }
+  }
+  if (ev->kind == 0) {
+    /* The name and picture of someone whose reply or reaction we keep. */
+    rc = exists(s, Q_AUTHOR_HAS, ev->pubkey, 32);
+    if (rc) return rc < 0 ? rc : STORE_OK;
+  }
+  *pzReason = "blocked: not from or about anyone this feed follows";
+  return STORE_REJECTED;
+}
+
+/* The integer a one-row PRAGMA statement returns, into *pn. */
+static int pragma_int(store *s, int iQuery, int64_t *pn) {
+  sqlite3_stmt *q = stmt(s, iQuery);
+  int rc = sqlite3_step(q);
+  if (rc == SQLITE_ROW) *pn = sqlite3_column_int64(q, 0);
+  sqlite3_reset(q);
+  return rc == SQLITE_ROW ? 0 : store_fail(s, rc, "cannot measure the database");
+}
+
+int store_used_bytes(store *s, int64_t *pn) {
+  int64_t nPage = 0, nFree = 0, szPage = 0;
+  int rc = pragma_int(s, Q_PAGE_COUNT, &nPage);
+  if (rc == 0) rc = pragma_int(s, Q_FREELIST, &nFree);
+  if (rc == 0) rc = pragma_int(s, Q_PAGE_SIZE, &szPage);
+  *pn = rc ? 0 : (nPage - nFree) * szPage;
+  return rc;
+}
+
+typedef struct victim {
+  sqlite3_int64 seq;
+  unsigned char id[32];
+  unsigned char pubkey[32];
+  int kind;
+  int64_t createdAt;
+  int64_t nJson;
+} victim;
+
+/* One pass of eviction, oldest first: strangers (bFollowed 0) or the
+** authors the local user follows (1), until the events removed held
+** *pnExcess bytes (counted twice: the row, and its share of indexes and
+** tags). Freed space shows in the page count only once whole pages
+** empty, so the pages are not what stops it; the next merge over budget
+** evicts again. */
+static int evict_pass(store *s, int bFollowed, int64_t *pnExcess, int64_t *pnEvicted) {
+  int64_t t = -1;
+  unsigned char cursor[32];
+  memset(cursor, 0xff, sizeof cursor);
+  victim a[128];
+  int rc = 0;
+  while (rc == 0 && *pnExcess > 0) {
+    sqlite3_stmt *q = stmt(s, Q_OLDEST);
+    sqlite3_bind_int64(q, 1, t);
+    sqlite3_bind_blob(q, 2, cursor, 32, SQLITE_TRANSIENT);
+    int n = 0, step;
+    while (n < 128 && (step = sqlite3_step(q)) == SQLITE_ROW) {
+      victim *v = &a[n++];
+      v->seq = sqlite3_column_int64(q, 0);
+      memcpy(v->id, sqlite3_column_blob(q, 1), 32);
+      memcpy(v->pubkey, sqlite3_column_blob(q, 2), 32);
+      v->kind = sqlite3_column_int(q, 3);
+      v->createdAt = sqlite3_column_int64(q, 4);
+      v->nJson = sqlite3_column_int64(q, 5);
+    }
+    sqlite3_reset(q);
+    if (n < 128 && step != SQLITE_DONE) return store_fail(s, step, "cannot read the store");
+    if (n == 0) break;
+    for (int i = 0; rc == 0 && i < n && *pnExcess > 0; i++) {
+      victim *v = &a[i];
+      t = v->createdAt;
+      memcpy(cursor, v->id, 32);
+      if (is_replaceable(v->kind)) continue;
+      if (s->hasSelf && memcmp(v->pubkey, s->self, 32) == 0) continue;
+      int close = is_close(s, v->pubkey);
+      if (close < 0) return close;
+      if (close != bFollowed) continue;
+      rc = remove_event(s, v->seq);
+      if (rc == 0 && bFollowed) {
+        rc = tomb_put(s, v->id, v->pubkey, v->kind, v->createdAt, TOMB_EVICTED);
+      }
+      if (rc == 0) {
+        ++*pnEvicted;
+        *pnExcess -= 2 * (v->nJson + 100);
+      }
+    }
+  }
+  return rc;
+}
+
+int store_enforce_budget(store *s, int64_t *pnEvicted) {
+  *pnEvicted = 0;
+  if (s->policy.maxBytes <= 0) return 0;
+  int64_t used = 0;
+  int rc = store_used_bytes(s, &used);
+  if (rc || used <= s->policy.maxBytes) return rc;
+  int64_t excess = used - s->policy.maxBytes / 10 * 9;
+  rc = evict_pass(s, 0, &excess, pnEvicted);
+  if (rc == 0) rc = evict_pass(s, 1, &excess, pnEvicted);
+  return rc;
 }

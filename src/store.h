@@ -26,7 +26,23 @@ typedef struct store store;
 
 /* The most a REQ from a peer may return per filter (a relay's max_limit),
 ** so one frame cannot make us build an answer the size of the database. */
-#define STORE_REQ_MAX_LIMIT 5000
+#define STORE_REQ_MAX_LIMIT 500
+
+/* Rows an event may add besides itself: single-letter tags indexed for
+** #x queries (values up to STORE_MAX_TAG_VALUE bytes; others stay in the
+** JSON, unindexed), and the events a deletion may name (each may leave a
+** tombstone). So an event costs at most about twice its JSON on disk. */
+#define STORE_MAX_TAG_ROWS 256
+#define STORE_MAX_TAG_VALUE 256
+#define STORE_MAX_DELETE_TARGETS 256
+
+/* What merge keeps from peers (DESIGN §2, storage policy). */
+#define STORE_POLICY_ALL 0      /* every valid event (a relay, tests) */
+#define STORE_POLICY_FOLLOWS 1  /* own, followed, and what references them */
+typedef struct store_policy {
+  int mode;          /* STORE_POLICY_* */
+  int64_t maxBytes;  /* database size budget in bytes; 0: none */
+} store_policy;
 
 /* Opens or creates the database at zPath and its schema. On failure
 ** *ppStore may still be set, holding only the reason: read store_errmsg()
@@ -36,6 +52,33 @@ int store_open(const char *zPath, store **ppStore);
 void store_close(store *s);
 /* The message of the store's last failure (static or store-owned). */
 const char *store_errmsg(store *s);
+
+/* Sets the policy (copied). The default is STORE_POLICY_ALL, no budget. */
+void store_set_policy(store *s, const store_policy *p);
+store_policy store_get_policy(store *s);
+
+/* Whether the policy lets a peer's event in: STORE_OK, STORE_REJECTED
+** with *pzReason ("blocked: ..."), or a negative code. Follows mode keeps
+** the local user's events, those of the authors in their newest kind 3
+** list, events with a "p" tag naming one of those, events with an "e" tag
+** naming a stored event by one of those or by the same author (replies,
+** reactions, an author's deletion of its own stored reply), and the kind
+** 0 profile of an author who has a stored event. Cheap: run it before the
+** signature check. */
+int store_admit(store *s, const event *ev, const char **pzReason);
+
+/* Keeps the database within the policy's size budget, inside the
+** caller's write transaction: evicts the oldest events that are neither
+** the local user's nor by a followed author, then the oldest followed
+** ones, never the local user's and never replaceable kinds, until the
+** events removed held the excess over 90% of the budget (the used pages
+** shrink only as whole pages empty, so a later call may evict more). Evicted followed events leave a
+** tombstone, so sync does not fetch them again. *pnEvicted counts them.
+** 0 or a negative code. */
+int store_enforce_budget(store *s, int64_t *pnEvicted);
+
+/* Bytes the database uses (pages in use x page size). */
+int store_used_bytes(store *s, int64_t *pn);
 
 /* Transactions: one write transaction per merged frame or batch. */
 int store_begin(store *s);

@@ -7,7 +7,15 @@ const $ = (id) => document.getElementById(id);
 const short = (pk) => `${pk.slice(0, 8)}…${pk.slice(-4)}`;
 const HEX64 = /^[0-9a-f]{64}$/;
 
-const roomName = decodeURIComponent(location.hash.slice(1)) || 'lobby';
+// The room is the URL hash, percent-decoded. A malformed escape ("#50%")
+// is taken as typed rather than stopping the page; the signaling server
+// takes names of at most 128 characters, so longer ones are cut.
+function roomFromHash(hash) {
+  let name = hash.slice(1);
+  try { name = decodeURIComponent(name); } catch { /* keep it as typed */ }
+  return name.slice(0, 128) || 'lobby';
+}
+const roomName = roomFromHash(location.hash);
 // ?ice=relay forces every connection through TURN (iceTransportPolicy
 // 'relay'): a way to see the relayed path work, or to hide one's address.
 const relayOnly = new URLSearchParams(location.search).get('ice') === 'relay';

@@ -8,6 +8,9 @@
 // on 127.0.0.1:$PORT (default 8080). `node web/server.js` runs it;
 // `make demo` builds the package first. Nothing here needs COOP/COEP; set
 // HIROBA_COOP_COEP=1 to send them anyway (to check the page works isolated).
+// Behind a reverse proxy, HIROBA_TRUST_PROXY=1 makes the per-address limits
+// of /signal and /turn count the address the proxy puts last in
+// X-Forwarded-For (without it, every client would share the proxy's).
 //
 // For tests: startServer({ port: 0 }) -> { url, port, close() }.
 
@@ -16,7 +19,9 @@ import { readFile, stat } from 'node:fs/promises';
 import { extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
+import { clientKey } from './budget.js';
 import { createSignalServer } from './signal.js';
+import { loadVerifier } from './verify.js';
 
 const WEB = resolve(fileURLToPath(new URL('.', import.meta.url)));
 const PACKAGE = resolve(WEB, '../build/hiroba');
@@ -35,17 +40,17 @@ const MIME = {
 };
 
 // The server's own modules live in web/ too; they are not the page's.
-const PRIVATE = new Set(['server.js', 'signal.js', 'turn.js'].map((f) => join(WEB, f)));
+const PRIVATE = new Set(['server.js', 'signal.js', 'turn.js', 'verify.js', 'budget.js'].map((f) => join(WEB, f)));
 
 // Until turn.js exists: STUN only, per DESIGN §6 (no ICE servers configured).
 function stunOnlyHandler() {
   return async (req, res) => {
     res.writeHead(200, { 'content-type': 'application/json', 'cache-control': 'no-store' });
-    res.end('{"iceServers":[]}');
+    res.end('{"iceServers":[],"ttl":600}');
   };
 }
 
-async function loadTurnHandler(env) {
+async function loadTurnHandler(env, options) {
   let mod;
   try {
     mod = await import('./turn.js');
@@ -54,7 +59,7 @@ async function loadTurnHandler(env) {
     if (err?.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes('turn.js')) return stunOnlyHandler();
     throw err;
   }
-  return mod.createTurnHandler(env);
+  return mod.createTurnHandler(env, options);
 }
 
 function plain(res, status, text, headers = {}) {
@@ -87,20 +92,28 @@ async function serveFile(req, res, file, extra) {
   res.end(req.method === 'HEAD' ? undefined : body);
 }
 
-// Starts the dev server. -> { url, port, server, signal, close() }
-//   port      0 for an ephemeral port (tests)
-//   turnEnv   the environment turn.js reads its secrets from
-//   coopCoep  send Cross-Origin-Opener/Embedder-Policy headers (never needed)
-//   signal    options for createSignalServer (limits, heartbeatMs, ...)
+// Starts the dev server. -> { url, port, server, signal, turn, close() }
+//   port        0 for an ephemeral port (tests)
+//   turnEnv     the environment turn.js reads its secrets from
+//   coopCoep    send Cross-Origin-Opener/Embedder-Policy headers (never needed)
+//   trustProxy  per-address limits use the last X-Forwarded-For entry
+//   signal      options for createSignalServer (limits, heartbeatMs, ...)
+//   turn        options for createTurnHandler (limits, ...)
 export async function startServer({
   port = 8080,
   host = '127.0.0.1',
   turnEnv = process.env,
   coopCoep = false,
+  trustProxy = false,
   signal: signalOptions = {},
+  turn: turnOptions = {},
 } = {}) {
-  const turn = await loadTurnHandler(turnEnv);
-  const signal = createSignalServer(signalOptions);
+  // Auth needs the engine's signature check: a missing build stops the
+  // start-up here, with what to run, rather than failing every join.
+  const verifier = await loadVerifier();
+  const clientIp = (req) => clientKey(req, { trustProxy });
+  const turn = await loadTurnHandler(turnEnv, { verifier, clientIp, ...turnOptions });
+  const signal = createSignalServer({ verifier, clientIp, ...signalOptions });
   const isolation = coopCoep
     ? {
       'cross-origin-opener-policy': 'same-origin',
@@ -164,6 +177,7 @@ export async function startServer({
     port: actual,
     server,
     signal,
+    turn,
     close() {
       closed ??= (async () => {
         const stopped = new Promise((r) => server.close(r));
@@ -187,6 +201,7 @@ async function main() {
     port,
     host,
     coopCoep: process.env.HIROBA_COOP_COEP === '1',
+    trustProxy: process.env.HIROBA_TRUST_PROXY === '1',
   });
   console.log(`Hiroba demo: ${app.url}`);
   const stop = async (sig) => {

@@ -39,14 +39,32 @@
 // - Beyond the DESIGN limits: a connection that has not authenticated a
 //   join within authTimeoutMs is closed (1008); a peer too slow to read
 //   what it is sent (over maxBufferedBytes queued) is closed (1013);
-//   broadcasts, copied to every peer of the room, also spend a byte budget
-//   (over it: rate-limited); relayed `data` nests at most 32 deep.
+//   relayed `data` nests at most 32 deep.
+//
+// What a stranger can make the server spend (the README states the same
+// bounds; each is a limit below):
+// - Connections: at most unauthPerIp connections per address (IPv6: per
+//   /64) and unauthTotal in all may be unauthenticated at once; beyond
+//   that an upgrade gets HTTP 503 before any WebSocket exists.
+// - Signature checks, the only costly step (wasm libsecp256k1, verify.js):
+//   done only for an auth event that passed every cheap check (shape,
+//   kind, pubkey, challenge, freshness, id hash), and rationed by token
+//   buckets, per address (verifyPerIpPerSecond, burst verifyBurstPerIp) and
+//   for the whole server (verifyPerSecond, burst verifyBurst); an auth
+//   beyond them is refused with rate-limited, unchecked. A connection
+//   whose signature checks fail authFailuresPerConnection times is closed
+//   (1008).
+// - Broadcast bytes are counted per copy delivered: a broadcast of b bytes
+//   into a room of n others spends b*n of its sender's budget
+//   (broadcastBytesPerSecond, burst broadcastBurstBytes), so one
+//   connection's broadcasts make the server send at most that much,
+//   however big the room.
 
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { WebSocketServer } from 'ws';
-import { schnorr } from '@noble/curves/secp256k1.js';
-import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex, hexToBytes, utf8ToBytes } from '@noble/hashes/utils.js';
+
+import { Bucket, KeyedBuckets, clientKey } from './budget.js';
+import { loadVerifier } from './verify.js';
 
 export const DEFAULT_LIMITS = Object.freeze({
   maxFrameBytes: 64 * 1024,        // DESIGN §6: larger frames are dropped with too-large
@@ -55,14 +73,21 @@ export const DEFAULT_LIMITS = Object.freeze({
   rateBurst: 200,                  // token bucket size
   floodStrikes: 100,               // dropped frames (decaying) before closing 1008
   strikeDecayPerSecond: 10,        // a client just over the rate is slowed, not closed
-  broadcastBytesPerSecond: 256 * 1024, // a broadcast is copied to every peer:
-  broadcastBurstBytes: 1024 * 1024,    // its bytes get their own, smaller budget
+  broadcastBytesPerSecond: 256 * 1024, // bytes x copies a connection's broadcasts
+  broadcastBurstBytes: 1024 * 1024,    // may make the server send (per second, at once)
   peersPerRoom: 500,
   roomsPerConnection: 8,
   maxRoomLength: 128,              // characters of a room name
   maxDataDepth: 32,                // nesting of relayed `data`
   authWindowSeconds: 600,          // DESIGN §6: created_at within 10 minutes of now
   maxBufferedBytes: 8 * 1024 * 1024,
+  unauthPerIp: 16,                 // unauthenticated connections per address at once
+  unauthTotal: 1000,               // ... and in all; beyond: HTTP 503 at upgrade
+  authFailuresPerConnection: 3,    // failed signature checks before closing 1008
+  verifyPerIpPerSecond: 50,        // signature checks per address
+  verifyBurstPerIp: 100,
+  verifyPerSecond: 400,            // signature checks for the whole server
+  verifyBurst: 800,
 });
 
 export const CLOSE_REPLACED = 4001;  // same pubkey joined the same room again
@@ -174,9 +199,11 @@ function isTags(tags) {
   return tags.every((t) => Array.isArray(t) && t.every((s) => typeof s === 'string'));
 }
 
-// A reason string when the auth event is not a valid answer to `nonce` by
-// `pubkey`, or null when it is.
-export function checkAuthEvent(event, { pubkey, nonce, now = Date.now() / 1000, windowSeconds = 600 }) {
+// Every check of an auth event but its signature -- all cheap, so they run
+// first and a stranger cannot make the server verify a signature for an
+// event that could not have been accepted anyway. -> a reason string, or
+// null when only the signature is left to check (verify.js does that).
+export function precheckAuthEvent(event, { pubkey, nonce, now = Date.now() / 1000, windowSeconds = 600 }) {
   if (!isObject(event)) return 'auth event must be an object';
   const { id, pubkey: pk, created_at: createdAt, kind, tags, content, sig } = event;
   if (!isHex64(id)) return 'auth event id must be 64 lowercase hex';
@@ -192,38 +219,44 @@ export function checkAuthEvent(event, { pubkey, nonce, now = Date.now() / 1000, 
     return 'auth event does not name this connection\'s challenge';
   }
   if (Math.abs(now - createdAt) > windowSeconds) return 'auth event is not fresh (created_at more than 10 minutes from now)';
-  let computed;
+  if (eventId(event) !== id) return 'auth event id does not match its content';
+  return null;
+}
+
+// The NIP-01 id of an event whose fields have been checked. (A microsecond
+// of hashing: it keeps mismatched ids, which cost an attacker nothing to
+// send, away from the signature check and its failure count.)
+export function eventId({ pubkey, created_at: createdAt, kind, tags, content }) {
   try {
-    computed = bytesToHex(sha256(utf8ToBytes(JSON.stringify([0, pk, createdAt, kind, tags, content]))));
+    return createHash('sha256').update(JSON.stringify([0, pubkey, createdAt, kind, tags, content])).digest('hex');
   } catch {
-    return 'auth event cannot be serialized';
+    return null; // e.g. a string that cannot be serialized
   }
-  if (computed !== id) return 'auth event id does not match its content';
-  let valid = false;
-  try {
-    valid = schnorr.verify(hexToBytes(sig), hexToBytes(id), hexToBytes(pk));
-  } catch {
-    valid = false;
-  }
-  return valid ? null : 'auth event signature is invalid';
 }
 
 // ---------------------------------------------------------------------------
 // The server.
 
-// Validated options -> { handleUpgrade, attach, close, connections() }.
+// Validated options -> { handleUpgrade, attach, close, connections(), stats() }.
 //   rooms         the room state (createMemoryRooms() by default)
 //   limits        overrides of DEFAULT_LIMITS
 //   heartbeatMs   ping interval; a socket that has not answered the previous
 //                 ping by the next one is terminated
 //   authTimeoutMs a connection must authenticate a join within this
 //   path          the upgrade path attach() serves
+//   verifier      verify.js's verifier, or a promise of one (default: the
+//                 shared loadVerifier())
+//   clientIp      req -> the key per-address limits count under (default:
+//                 budget.js clientKey, the socket's address; web/server.js
+//                 passes one that trusts a reverse proxy when told to)
 export function createSignalServer({
   rooms = createMemoryRooms(),
   limits: overrides = {},
   heartbeatMs = 30_000,
   authTimeoutMs = 60_000,
   path = '/signal',
+  verifier = loadVerifier(),
+  clientIp = (req) => clientKey(req),
 } = {}) {
   const limits = { ...DEFAULT_LIMITS, ...overrides };
   for (const [k, v] of Object.entries(limits)) {
@@ -232,6 +265,10 @@ export function createSignalServer({
   if (limits.hardMaxFrameBytes < limits.maxFrameBytes) {
     throw new TypeError('createSignalServer: limits.hardMaxFrameBytes must be at least limits.maxFrameBytes');
   }
+  // Awaited at the first auth; until then a load failure must not surface
+  // as an unhandled rejection (it is reported to each auth instead).
+  const verifierReady = Promise.resolve(verifier);
+  verifierReady.catch(() => {});
 
   const wss = new WebSocketServer({
     noServer: true,
@@ -243,6 +280,38 @@ export function createSignalServer({
   wss.on('error', () => {}); // never crash on a server-level socket error
   const conns = new Set();
   let closing = false;
+
+  const stats = {
+    refusedUpgrades: 0,      // HTTP 503: over the unauthenticated caps
+    verifications: 0,        // signatures handed to the verifier
+    failedVerifications: 0,  // ... and found invalid
+    refusedVerifications: 0, // auths refused unchecked: over a verify budget
+  };
+  // Unauthenticated connections, counted from the upgrade request (so a
+  // handshake in progress holds its slot) until the first successful auth
+  // or the socket's end.
+  const unauth = new Map(); // address key -> count
+  let unauthTotal = 0;
+  const releaseUnauth = (ip) => {
+    unauthTotal--;
+    const n = unauth.get(ip) - 1;
+    if (n > 0) unauth.set(ip, n); else unauth.delete(ip);
+  };
+  const verifyPerIp = new KeyedBuckets({ perSecond: limits.verifyPerIpPerSecond, burst: limits.verifyBurstPerIp });
+  const verifyAll = new Bucket({ perSecond: limits.verifyPerSecond, burst: limits.verifyBurst });
+  const shared = {
+    rooms, limits, authTimeoutMs, stats, releaseUnauth,
+    verifier: verifierReady,
+    // May `ip` have one more signature checked now? The address's bucket
+    // first, so an address over its own budget does not drain the server's.
+    mayVerify(ip) {
+      if (verifyPerIp.take(ip) > 0 || verifyAll.take() > 0) {
+        stats.refusedVerifications++;
+        return false;
+      }
+      return true;
+    },
+  };
 
   // The verdict waits for setImmediate, which runs after the event loop
   // has read its sockets: after a stall of the server's own (GC, a busy
@@ -259,18 +328,21 @@ export function createSignalServer({
   }), heartbeatMs);
   heartbeat.unref?.();
 
-  wss.on('connection', (ws) => {
-    if (closing) {
-      ws.close(1001, 'server shutting down');
-      return;
-    }
-    const conn = new Connection(ws, { rooms, limits, authTimeoutMs });
+  wss.on('connection', (ws, req, ip) => {
+    const conn = new Connection(ws, ip, shared);
     conns.add(conn);
     ws.on('close', () => {
       conns.delete(conn);
       conn.closed();
     });
+    if (closing) ws.close(1001, 'server shutting down');
   });
+
+  // A refusal costs one write: no WebSocket, no parser, no timers.
+  const retryAfter = Math.min(60, Math.max(1, Math.ceil(authTimeoutMs / 1000)));
+  const busy = 'too many unauthenticated connections: try again later\n';
+  const BUSY = `HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: ${retryAfter}\r\n`
+    + `Content-Type: text/plain; charset=utf-8\r\nContent-Length: ${busy.length}\r\n\r\n${busy}`;
 
   function handleUpgrade(req, socket, head) {
     socket.on('error', () => {}); // a reset during the handshake is not our crash
@@ -278,7 +350,24 @@ export function createSignalServer({
       socket.destroy();
       return;
     }
-    wss.handleUpgrade(req, socket, head, (ws) => wss.emit('connection', ws, req));
+    let ip;
+    try { ip = String(clientIp(req)); } catch { ip = 'unknown'; }
+    const held = unauth.get(ip) ?? 0;
+    if (held >= limits.unauthPerIp || unauthTotal >= limits.unauthTotal) {
+      stats.refusedUpgrades++;
+      socket.end(BUSY);
+      return;
+    }
+    unauth.set(ip, held + 1);
+    unauthTotal++;
+    let handed = false;
+    // A handshake ws refuses (bad headers) never reaches the callback:
+    // its slot is freed when the socket goes.
+    socket.once('close', () => { if (!handed) releaseUnauth(ip); });
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      handed = true;
+      wss.emit('connection', ws, req, ip);
+    });
   }
 
   return {
@@ -299,6 +388,8 @@ export function createSignalServer({
       return this;
     },
     connections: () => conns.size,
+    // Counters for operators and tests: what strangers made the server do.
+    stats: () => ({ ...stats, connections: conns.size, unauthenticated: unauthTotal }),
     // Closes every connection with 1001 and stops the heartbeat.
     async close() {
       closing = true;
@@ -322,15 +413,21 @@ export function createSignalServer({
 // size, JSON, shape) and then handled one at a time in arrival order,
 // since the room state may answer asynchronously.
 class Connection {
-  constructor(ws, { rooms, limits, authTimeoutMs }) {
+  constructor(ws, ip, shared) {
+    const { rooms, limits, authTimeoutMs } = shared;
     this.ws = ws;
+    this.ip = ip;              // the key per-address limits count under
+    this.shared = shared;      // the server's budgets, verifier and stats
     this.rooms = rooms;
     this.limits = limits;
     this.pubkey = null;        // set by the first successful auth
+    this.unauthSlot = true;    // holds one of the unauthenticated slots
+    this.authFailures = 0;     // signature checks that failed
     this.joined = new Set();   // rooms this connection is a member of
     this.pending = new Map();  // nonce -> { room, pubkey } awaiting auth
     this.tokens = limits.rateBurst;
     this.broadcastBytes = limits.broadcastBurstBytes;
+    this.broadcastAt = Date.now();
     this.strikes = 0;
     this.lastRefill = Date.now();
     this.lastRateError = 0;
@@ -387,8 +484,6 @@ class Connection {
     const dt = (now - this.lastRefill) / 1000;
     this.lastRefill = now;
     this.tokens = Math.min(this.limits.rateBurst, this.tokens + dt * this.limits.ratePerSecond);
-    this.broadcastBytes = Math.min(this.limits.broadcastBurstBytes,
-      this.broadcastBytes + dt * this.limits.broadcastBytesPerSecond);
     this.strikes = Math.max(0, this.strikes - dt * this.limits.strikeDecayPerSecond);
     if (this.tokens >= 1) {
       this.tokens -= 1;
@@ -431,13 +526,6 @@ class Connection {
     if (this.inflight >= 2 * this.limits.rateBurst) {
       this.error('rate-limited', 'too many frames waiting to be handled');
       return;
-    }
-    if (msg.type === 'broadcast' && this.joined.size > 0) {
-      if (data.length > this.broadcastBytes) {
-        this.error('rate-limited', `over ${this.limits.broadcastBytesPerSecond} broadcast bytes per second: broadcast dropped`);
-        return;
-      }
-      this.broadcastBytes -= data.length;
     }
     this.inflight++;
     this.queue = this.queue
@@ -521,11 +609,12 @@ class Connection {
     }
     const { room, pubkey } = this.pending.get(nonce);
     this.pending.delete(nonce);
-    const reason = checkAuthEvent(event, { pubkey, nonce, windowSeconds: this.limits.authWindowSeconds });
+    const reason = precheckAuthEvent(event, { pubkey, nonce, windowSeconds: this.limits.authWindowSeconds });
     if (reason) {
       this.error('unauthorized', reason);
       return;
     }
+    if (!await this.checkSignature(event)) return;
     if (this.pubkey && this.pubkey !== pubkey) {
       this.error('unauthorized', 'this connection is authenticated as another pubkey');
       return;
@@ -542,6 +631,7 @@ class Connection {
     }
     this.pubkey = pubkey;
     clearTimeout(this.authTimer);
+    this.releaseSlot();
     this.joined.add(room);
     this.send(room, { type: 'peers', peers: result.peers });
     if (result.replaced) {
@@ -549,6 +639,39 @@ class Connection {
       await this.rooms.broadcast(room, pubkey, { type: 'leave', pubkey });
     }
     await this.rooms.broadcast(room, pubkey, { type: 'join', pubkey });
+  }
+
+  // The one costly step of an auth, within the budgets. -> true when the
+  // signature is valid; otherwise the error is reported (and the
+  // connection closed after too many failures) and it is false.
+  async checkSignature(event) {
+    if (!this.shared.mayVerify(this.ip)) {
+      this.error('rate-limited', 'too many signature checks from this address or in all: auth refused, try again later');
+      return false;
+    }
+    let verifier;
+    try {
+      verifier = await this.shared.verifier;
+    } catch {
+      this.error('unauthorized', 'the server cannot check signatures right now');
+      return false;
+    }
+    if (this.gone) return false;
+    this.shared.stats.verifications++;
+    if (verifier.verify(event) === null) return true;
+    this.shared.stats.failedVerifications++;
+    this.authFailures++;
+    this.error('unauthorized', 'auth event signature is invalid');
+    if (this.authFailures >= this.limits.authFailuresPerConnection) {
+      this.close(1008, 'too many failed authentications');
+    }
+    return false;
+  }
+
+  releaseSlot() {
+    if (!this.unauthSlot) return;
+    this.unauthSlot = false;
+    this.shared.releaseUnauth(this.ip);
   }
 
   // The room a signal/broadcast/leave is about: the named one, or the only
@@ -599,6 +722,21 @@ class Connection {
     const targets = this.pickRoom(msg, { all: true });
     if (!targets) return;
     const frame = { type: 'broadcast', from: this.pubkey, data };
+    // Paid per copy: what the server sends, not what the client sent.
+    let copies = 0;
+    for (const room of targets) copies += (await this.rooms.members(room)).filter((p) => p !== this.pubkey).length;
+    const cost = Buffer.byteLength(serialize(frame)) * copies;
+    const now = Date.now();
+    this.broadcastBytes = Math.min(this.limits.broadcastBurstBytes,
+      this.broadcastBytes + ((now - this.broadcastAt) / 1000) * this.limits.broadcastBytesPerSecond);
+    this.broadcastAt = now;
+    if (cost > this.broadcastBytes) {
+      this.error('rate-limited', cost > this.limits.broadcastBurstBytes
+        ? `broadcast dropped: its size times the ${copies} peers exceeds the ${this.limits.broadcastBurstBytes}-byte budget`
+        : `over ${this.limits.broadcastBytesPerSecond} broadcast bytes per second (each copy counts): broadcast dropped`);
+      return;
+    }
+    this.broadcastBytes -= cost;
     for (const room of targets) await this.rooms.broadcast(room, this.pubkey, frame);
   }
 
@@ -619,6 +757,7 @@ class Connection {
   closed() {
     this.gone = true;
     clearTimeout(this.authTimer);
+    this.releaseSlot();
     this.pending.clear();
     const rooms = [...this.joined];
     this.queue = this.queue

@@ -1,6 +1,7 @@
-// turn.js -- GET /turn: an RTCConfiguration-shaped {"iceServers":[...]} with
-// short-lived TURN credentials (DESIGN.md §6). The secrets that mint them stay
-// on the server; the browser only ever sees the minted credentials.
+// turn.js -- GET /turn: an RTCConfiguration-shaped {"iceServers":[...],
+// "ttl":seconds} with short-lived TURN credentials (DESIGN.md §6). The
+// secrets that mint them stay on the server; the browser only ever sees the
+// minted credentials.
 //
 // Modes, chosen once from the environment when the handler is created:
 //   cloudflare  CLOUDFLARE_TURN_KEY_ID + CLOUDFLARE_TURN_API_TOKEN: POST
@@ -13,7 +14,26 @@
 //               base64(HMAC-SHA1(secret, username)). Minted locally, no I/O.
 //   stun        neither: STUN_URLS only (or an empty list).
 // STUN_URLS (comma-separated stun:/stuns: URLs) is added as its own entry in
-// every mode. TURN_TTL is the credential lifetime in seconds (default 86400).
+// every mode. TURN_TTL is the credential lifetime in seconds (default 600:
+// a relay that anyone holding credentials may use is lent for minutes, not
+// a day; the client asks again when they run out). "ttl" in the answer is
+// what is left of it (less than TURN_TTL for cached Cloudflare answers).
+//
+// Who may ask (cloudflare and coturn modes): a client that proves a pubkey
+// with NIP-98 HTTP auth -- header `Authorization: Nostr <base64 of a
+// kind-27235 event>` whose "u" tag is this request's URL (its Host and
+// path; the scheme is not compared, TLS usually ends at a proxy), whose
+// "method" tag is GET, created within 60 s of now, signed by its pubkey
+// (verify.js), and not seen before (the same signature is accepted once). Anything else is a 401 with a JSON reason. Keys
+// cost nothing to make, so what this buys is a rate per key and per
+// address, both token buckets:
+//   per address  30 requests a minute (burst 30), charged before anything
+//                is parsed, so it also bounds the signatures a stranger can
+//                make us check: 429 + Retry-After beyond it;
+//   per pubkey   10 credentials a minute (burst 10): 429 + Retry-After;
+//   in all       50 signature checks a second (burst 100): 503 + Retry-After.
+// STUN-only mode answers anyone: it hands out nothing secret, and a public
+// STUN list costs nothing to give.
 //
 // A configuration that is half set, sets both modes, or has malformed URLs
 // throws at creation, so a bad deployment fails at start-up rather than on
@@ -26,12 +46,16 @@
 // timeout -- is a 502 {"error":"turn-upstream","message":...}; the message is
 // ours, never the upstream body, the request URL or the token.
 //
-// The handler does not route: mount it on /turn. Node 20, no dependencies.
+// The handler does not route: mount it on /turn. Node 20, no dependencies
+// beyond the engine's wasm build (verify.js).
 
-import { createHmac, randomBytes } from 'node:crypto';
+import { createHash, createHmac, randomBytes } from 'node:crypto';
+
+import { Bucket, KeyedBuckets, clientKey } from './budget.js';
+import { loadVerifier } from './verify.js';
 
 const CLOUDFLARE_API = 'https://rtc.live.cloudflare.com/v1/turn/keys';
-const DEFAULT_TTL = 86400;          // seconds; Cloudflare's documented example
+const DEFAULT_TTL = 600;            // seconds: at most 10 minutes unless the operator says so
 const MAX_UPSTREAM_BYTES = 64 * 1024; // a credentials answer is < 1 KiB
 
 /* Split a comma-separated env value into trimmed, non-empty entries and check
@@ -138,23 +162,124 @@ function iceServersFrom(body) {
   return clean;
 }
 
+// NIP-98 (HTTP auth) as /turn checks it.
+const AUTH_KIND = 27235;
+const AUTH_WINDOW_SECONDS = 60;
+const MAX_AUTH_HEADER = 8192;   // characters of base64; an auth event is < 1 KiB
+const MAX_AUTH_TAGS = 16;
+const HEX64 = /^[0-9a-f]{64}$/;
+const HEX128 = /^[0-9a-f]{128}$/;
+
+export const DEFAULT_TURN_LIMITS = Object.freeze({
+  perIpPerMinute: 30,     // requests per address (IPv6: per /64), burst the same
+  perPubkeyPerMinute: 10, // credentials per pubkey, burst the same
+  verifyPerSecond: 50,    // signature checks for the whole handler
+  verifyBurst: 100,
+});
+
+const tag = (tags, name) => tags.find((t) => t.length >= 2 && t[0] === name)?.[1];
+
+/* The NIP-98 event of a request, checked for everything but its signature
+** (cheap checks first: the signature is what costs). -> { event } or
+** { reason } (fixed text; nothing the client sent is echoed). */
+export function readNip98(req, nowSeconds) {
+  const header = req.headers.authorization;
+  if (typeof header !== 'string' || header === '') {
+    return { reason: 'GET /turn needs NIP-98 auth: Authorization: Nostr <base64 of a signed kind-27235 event>' };
+  }
+  const m = /^Nostr +([A-Za-z0-9+/_-]+={0,2})$/i.exec(header.trim());
+  if (!m) return { reason: 'the Authorization header must be "Nostr <base64 event>"' };
+  if (m[1].length > MAX_AUTH_HEADER) return { reason: 'the auth event is too large' };
+  let event;
+  try {
+    event = JSON.parse(Buffer.from(m[1], 'base64').toString('utf8'));
+  } catch {
+    return { reason: 'the auth event is not base64 of JSON' };
+  }
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) return { reason: 'the auth event must be a JSON object' };
+  const { id, pubkey, created_at: createdAt, kind, tags, content, sig } = event;
+  if (typeof id !== 'string' || !HEX64.test(id)) return { reason: 'the auth event id must be 64 lowercase hex' };
+  if (typeof pubkey !== 'string' || !HEX64.test(pubkey)) return { reason: 'the auth event pubkey must be 64 lowercase hex' };
+  if (typeof sig !== 'string' || !HEX128.test(sig)) return { reason: 'the auth event sig must be 128 lowercase hex' };
+  if (!Number.isSafeInteger(createdAt) || createdAt < 0) return { reason: 'the auth event created_at must be a non-negative integer' };
+  if (kind !== AUTH_KIND) return { reason: `the auth event must be of kind ${AUTH_KIND} (NIP-98)` };
+  if (!Array.isArray(tags) || tags.length > MAX_AUTH_TAGS
+      || !tags.every((t) => Array.isArray(t) && t.every((x) => typeof x === 'string'))) {
+    return { reason: 'the auth event tags must be a short array of string arrays' };
+  }
+  if (typeof content !== 'string') return { reason: 'the auth event content must be a string' };
+  if (Math.abs(nowSeconds - createdAt) > AUTH_WINDOW_SECONDS) {
+    return { reason: `the auth event is not fresh (created_at more than ${AUTH_WINDOW_SECONDS} s from the server's clock)` };
+  }
+  if (tag(tags, 'method') !== 'GET') return { reason: 'the auth event needs a ["method","GET"] tag' };
+  const u = tag(tags, 'u');
+  let signed = null;
+  try { signed = new URL(u); } catch { /* not absolute */ }
+  if (!signed || (signed.protocol !== 'http:' && signed.protocol !== 'https:')) {
+    return { reason: 'the auth event needs a ["u", <absolute http(s) URL of this request>] tag' };
+  }
+  // This request as the client would name it: its Host header and path,
+  // with the scheme it signed (TLS usually ends at a proxy before us).
+  let asked = null;
+  try { asked = new URL(req.url, `${signed.protocol}//${req.headers.host}`); } catch { /* bad Host */ }
+  if (!asked || asked.host !== signed.host || asked.pathname !== signed.pathname || asked.search !== signed.search) {
+    return { reason: 'the auth event\'s "u" tag is not the URL of this request (host and path)' };
+  }
+  let computed = null;
+  try {
+    computed = createHash('sha256').update(JSON.stringify([0, pubkey, createdAt, kind, tags, content])).digest('hex');
+  } catch { /* unserializable */ }
+  if (computed !== id) return { reason: 'the auth event id does not match its content' };
+  return { event };
+}
+
 /* Create the /turn request handler. `env` is read once, here (throws on a bad
-** configuration). Options: `fetch` and `now` (ms clock) for tests,
-** `timeoutMs` for the upstream request (default 5000), `userid()` for the
-** coturn username suffix (default 8 random bytes, hex), `log` for upstream
-** failures (default console.error; it never receives a secret). The returned
-** handler carries `.mode` ('cloudflare' | 'coturn' | 'stun'). */
+** configuration). Options: `fetch` and `now` (ms clock, also the clock of
+** the auth window and the rate limits) for tests, `timeoutMs` for the
+** upstream request (default 5000), `userid()` for the coturn username
+** suffix (default 8 random bytes, hex), `log` for upstream failures
+** (default console.error; it never receives a secret), `verifier`
+** (verify.js's, or a promise of one; default the shared loadVerifier()),
+** `clientIp(req)` (the key per-address limits count under; default the
+** socket's address, see budget.js) and `limits` (overrides of
+** DEFAULT_TURN_LIMITS). The returned handler carries `.mode`
+** ('cloudflare' | 'coturn' | 'stun'). */
 export function createTurnHandler(env = process.env, {
   fetch = globalThis.fetch,
   now = () => Date.now(),
   timeoutMs = 5000,
   userid = () => randomBytes(8).toString('hex'),
   log = (msg) => console.error(msg),
+  verifier = null,
+  clientIp = (req) => clientKey(req),
+  limits: overrides = {},
 } = {}) {
   const cfg = turnConfig(env);
   const stunEntry = cfg.stunUrls.length ? [{ urls: cfg.stunUrls }] : [];
+  const limits = { ...DEFAULT_TURN_LIMITS, ...overrides };
+  for (const [k, v] of Object.entries(limits)) {
+    if (typeof v !== 'number' || !(v > 0)) throw new TypeError(`createTurnHandler: limits.${k} must be a positive number`);
+  }
 
-  let cached = null;   // { iceServers, freshUntil } for Cloudflare
+  // Only modes that hand out secrets check signatures (and load the engine).
+  let verifierReady = null;
+  if (cfg.mode !== 'stun') {
+    verifierReady = Promise.resolve(verifier ?? loadVerifier());
+    verifierReady.catch(() => {}); // reported per request
+  }
+  const perIp = new KeyedBuckets({ perSecond: limits.perIpPerMinute / 60, burst: limits.perIpPerMinute, now });
+  const perPubkey = new KeyedBuckets({ perSecond: limits.perPubkeyPerMinute / 60, burst: limits.perPubkeyPerMinute, now });
+  const verifyAll = new Bucket({ perSecond: limits.verifyPerSecond, burst: limits.verifyBurst, now });
+  // Signatures already used, until their events could no longer pass the
+  // window anyway: at most verifyPerSecond * 122 s of them. Keyed by the
+  // signature, not the id: one key asking twice in one second signs the
+  // same id twice, but BIP-340 signers draw fresh auxiliary randomness, so
+  // only a replay repeats the signature.
+  const used = new Map(); // sig -> ms after which it is stale
+  let usedInserts = 0;
+  const stats = { granted: 0, unauthorized: 0, rateLimited: 0, verifications: 0 };
+
+  let cached = null;   // { iceServers, freshUntil, expiresAt } for Cloudflare
   let inflight = null; // the shared upstream call while one is running
 
   async function fetchCloudflare() {
@@ -192,22 +317,25 @@ export function createTurnHandler(env = process.env, {
     return iceServersFrom(body);
   }
 
+  // -> { iceServers, ttl } with ttl what is left of the credentials' life.
   async function cloudflareServers() {
-    if (cached && now() < cached.freshUntil) return cached.iceServers;
-    if (!inflight) {
-      inflight = fetchCloudflare().then((iceServers) => {
+    if (!cached || now() >= cached.freshUntil) {
+      // Counted from before the request: Cloudflare minted them after it,
+      // so they never expire before we say.
+      const asked = now();
+      inflight ??= fetchCloudflare().then((iceServers) => {
         // Fresh until half the TTL is left, so a browser that keeps them
         // still has at least TTL/2 of validity.
-        cached = { iceServers, freshUntil: now() + (cfg.ttl * 1000) / 2 };
-        return iceServers;
+        cached = { iceServers, freshUntil: asked + (cfg.ttl * 1000) / 2, expiresAt: asked + cfg.ttl * 1000 };
       }).finally(() => { inflight = null; });
+      await inflight;
     }
-    return inflight;
+    return { iceServers: cached.iceServers, ttl: Math.max(1, Math.floor((cached.expiresAt - now()) / 1000)) };
   }
 
   function coturnServers() {
     const expiry = Math.floor(now() / 1000) + cfg.ttl;
-    return [{ urls: cfg.turnUrls, ...restCredentials(cfg.secret, expiry, userid()) }];
+    return { iceServers: [{ urls: cfg.turnUrls, ...restCredentials(cfg.secret, expiry, userid()) }], ttl: cfg.ttl };
   }
 
   function send(res, status, body, extra = {}) {
@@ -221,17 +349,74 @@ export function createTurnHandler(env = process.env, {
     res.end(json);
   }
 
+  const retryAfter = (seconds) => ({ 'Retry-After': String(Number.isFinite(seconds) ? Math.max(1, Math.ceil(seconds)) : 60) });
+  function refuse(res, status, error, message, extra = {}) {
+    if (status === 401) stats.unauthorized++;
+    else stats.rateLimited++;
+    send(res, status, { error, message }, extra);
+  }
+
+  // The pubkey a request proves, or null once the refusal is sent.
+  async function authenticate(req, res) {
+    const wait = perIp.take(clientIp(req));
+    if (wait > 0) {
+      refuse(res, 429, 'rate-limited', `over ${limits.perIpPerMinute} /turn requests a minute from this address`, retryAfter(wait));
+      return null;
+    }
+    const t = now();
+    const { event, reason } = readNip98(req, t / 1000);
+    if (reason) {
+      refuse(res, 401, 'unauthorized', reason, { 'WWW-Authenticate': 'Nostr' });
+      return null;
+    }
+    if ((used.get(event.sig) ?? 0) > t) {
+      refuse(res, 401, 'unauthorized', 'this auth event was already used: sign a new one per request', { 'WWW-Authenticate': 'Nostr' });
+      return null;
+    }
+    const busy = verifyAll.take();
+    if (busy > 0) {
+      refuse(res, 503, 'busy', 'too many /turn requests on this server right now', retryAfter(busy));
+      return null;
+    }
+    let v;
+    try {
+      v = await verifierReady;
+    } catch (err) {
+      log(`turn: cannot check signatures: ${err.message}`);
+      send(res, 500, { error: 'internal', message: 'the server cannot check signatures' });
+      return null;
+    }
+    stats.verifications++;
+    if (v.verify(event) !== null) {
+      refuse(res, 401, 'unauthorized', 'the auth event signature is invalid', { 'WWW-Authenticate': 'Nostr' });
+      return null;
+    }
+    if (++usedInserts % 256 === 0) for (const [sig, until] of used) if (until <= t) used.delete(sig);
+    used.set(event.sig, (event.created_at + AUTH_WINDOW_SECONDS) * 1000 + 1000);
+    const later = perPubkey.take(event.pubkey);
+    if (later > 0) {
+      refuse(res, 429, 'rate-limited', `over ${limits.perPubkeyPerMinute} TURN credentials a minute for this pubkey`, retryAfter(later));
+      return null;
+    }
+    return event.pubkey;
+  }
+
   async function handler(req, res) {
     if (req.method !== 'GET') {
       send(res, 405, { error: 'method-not-allowed', message: 'use GET /turn' }, { Allow: 'GET' });
       return;
     }
     try {
-      let turn = [];
-      if (cfg.mode === 'cloudflare') turn = await cloudflareServers();
-      else if (cfg.mode === 'coturn') turn = coturnServers();
-      send(res, 200, { iceServers: [...stunEntry, ...turn] });
+      if (cfg.mode === 'stun') {
+        send(res, 200, { iceServers: stunEntry, ttl: cfg.ttl });
+        return;
+      }
+      if (!await authenticate(req, res)) return;
+      const turn = cfg.mode === 'cloudflare' ? await cloudflareServers() : coturnServers();
+      stats.granted++;
+      send(res, 200, { iceServers: [...stunEntry, ...turn.iceServers], ttl: turn.ttl });
     } catch (err) {
+      if (res.headersSent) return;
       if (err instanceof UpstreamError) {
         log(`turn: ${err.message}`);
         send(res, 502, { error: 'turn-upstream', message: err.message });
@@ -242,5 +427,8 @@ export function createTurnHandler(env = process.env, {
     }
   }
   handler.mode = cfg.mode;
+  handler.limits = limits;
+  // Counters for operators and tests: what was granted and refused.
+  handler.stats = () => ({ ...stats });
   return handler;
 }

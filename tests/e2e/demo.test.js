@@ -247,3 +247,10 @@ test('a browser without OPFS, or without WebRTC, is told so plainly', async () =
   await shot(noRtc, 'lacking-webrtc');
   assert.deepEqual([...noOpfs.errors, ...noRtc.errors], []);
 });
+
+test('a malformed room name in the URL (#50%) is taken as typed, not a stuck page', async () => {
+  const u = await user('bad-hash', { width: 800, height: 600 }, '#50%25%', server);
+  assert.equal(await u.page.locator('#room-name').textContent(), '50%25%');
+  await u.page.locator('#room-status', { hasText: 'Room “50%25%”' }).waitFor({ timeout: LONG });
+  assert.deepEqual(u.errors, []);
+});

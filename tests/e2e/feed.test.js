@@ -279,3 +279,37 @@ test('storage quota exhausted: a clear HIROBA_EFULL, nothing lost, the worker ke
   }
   await page.close();
 });
+
+test('an OPFS database emptied behind its back: a clear ECORRUPT, not a new identity; allowEmpty starts one', async () => {
+  const { page, errors } = await openPage();
+  const result = await page.evaluate(async () => {
+    const first = await window.hiroba.openFeed({ name: 'emptied' });
+    const { pubkey } = await first.identity();
+    await first.close();
+    // Something else empties the files (the main thread may write them
+    // through createWritable once the worker let go).
+    const dir = await (await navigator.storage.getDirectory()).getDirectoryHandle('hiroba');
+    for (const file of ['emptied.db', 'emptied.db-wal']) {
+      const w = await (await dir.getFileHandle(file)).createWritable();
+      await w.truncate(0);
+      await w.close();
+    }
+    let refused = null;
+    try {
+      const f = await window.hiroba.openFeed({ name: 'emptied' });
+      await f.close();
+    } catch (err) {
+      refused = { code: err.code, message: err.message };
+    }
+    const fresh = await window.hiroba.openFeed({ name: 'emptied', allowEmpty: true });
+    const after = (await fresh.identity()).pubkey;
+    await fresh.close();
+    return { pubkey, refused, after };
+  });
+  assert.ok(result.refused, 'opening an emptied database must fail');
+  assert.equal(result.refused.code, -5);
+  assert.match(result.refused.message, /exists but is empty/);
+  assert.notEqual(result.after, result.pubkey);
+  assert.deepEqual(errors, []);
+  await page.close();
+});

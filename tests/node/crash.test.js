@@ -116,7 +116,7 @@ function assertKilled(run, { code, signal }, what) {
 async function inspect(dbPath, ids, how, scratchDir) {
   if (how === 'in-process') {
     const openFeed = await loadOpenFeed();
-    const feed = await openFeed({ path: dbPath });
+    const feed = await openFeed({ path: dbPath, policy: { store: 'all' } });
     try {
       const { pubkey } = await feed.identity();
       const integrity = await feed.checkIntegrity();
@@ -242,7 +242,7 @@ describe('crash safety (SIGKILL)', () => {
 
     // Last: a clean open still works normally on the file after all that.
     const openFeed = await loadOpenFeed();
-    const feed = await openFeed({ path: dbPath });
+    const feed = await openFeed({ path: dbPath, policy: { store: 'all' } });
     try {
       assert.equal((await feed.identity()).pubkey, pubkey);
       const ev = await feed.post('after the crashes');

@@ -32,14 +32,16 @@ export function tempDir(t, prefix = 'hiroba-test-') {
 /* Opens a feed on a new database in a temp dir. One after hook closes it
 ** (if the test did not) and then removes the directory, in that order
 ** (t.after hooks run in registration order, so one hook does both).
-** Returns { feed, dir, path, reopen }. */
-export async function tempFeed(t, name = 'feed.db') {
+** Returns { feed, dir, path, reopen }. The policy defaults to keeping
+** every valid event: these suites test merge semantics with authors
+** nobody follows; the storage policy has its own tests (policy.test.js). */
+export async function tempFeed(t, name = 'feed.db', { policy = { store: 'all' } } = {}) {
   const openFeed = await loadOpenFeed();
   const dir = mkdtempSync(join(tmpdir(), 'hiroba-test-'));
   const path = join(dir, name);
   const open = [];
   const track = async () => {
-    const feed = await openFeed({ path });
+    const feed = await openFeed({ path, policy });
     const close = feed.close.bind(feed);
     let closed = false;
     // Closing twice is not part of the contract; remember who closed.

@@ -8,7 +8,7 @@
 //   - signed events (at most ~1,300, signed with nostr-tools) stored through
 //     merge, end to end through feed.negOpen and feed.merge: the exact
 //     difference, convergence, deletions and replaced versions, and every
-//     way a session ends (NEG-CLOSE, NEG-ERR, unknown ids, the cap of 32,
+//     way a session ends (NEG-CLOSE, NEG-ERR, unknown ids, the cap of 4 per connection,
 //     garbage).
 //
 // One nostr-tools quirk shapes the "their responder" checks: its
@@ -434,7 +434,7 @@ test('deleted events are not advertised, tombstoned and replaced ids are not nee
   assert.deepEqual(await syncFeeds(a, b, 'tomb-3'), { have: [], need: [], rounds: 1 });
 });
 
-test('sessions: NEG-CLOSE, NEG-ERR, unknown ids, the cap of 32, garbage; the feed keeps working', async (t) => {
+test('sessions: NEG-CLOSE, NEG-ERR, unknown ids, the cap of 4 per connection, garbage; the feed keeps working', async (t) => {
   const { feed } = await tempFeed(t, 'sessions.db');
   await feed.post('something to reconcile');
   const one = async (frame) => {
@@ -467,11 +467,12 @@ test('sessions: NEG-CLOSE, NEG-ERR, unknown ids, the cap of 32, garbage; the fee
   res = await one(['NEG-ERR', 'nothing', 'closed: bye']);
   assert.deepEqual([res.replies, res.rejected], [[], []]);
 
-  // At most 32 sessions: opening 40, the 8 least recently used are gone.
+  // At most 4 sessions per connection: opening 40, the 36 least recently
+  // used are gone.
   for (let i = 0; i < 40; i++) await feed.negOpen(`cap-${i}`, {});
   for (let i = 0; i < 40; i++) {
     res = await one(['NEG-MSG', `cap-${i}`, '61']);
-    assert.equal(res.replies[0][0], i < 8 ? 'NEG-ERR' : 'NEG-CLOSE', `cap-${i}`);
+    assert.equal(res.replies[0][0], i < 36 ? 'NEG-ERR' : 'NEG-CLOSE', `cap-${i}`);
   }
 
   // Bad arguments to negOpen are errors, not sessions.

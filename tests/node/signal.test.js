@@ -939,7 +939,7 @@ test('dev server: routes, types, 404s, no traversal, no COOP/COEP by default', a
   for (const path of ['/../package.json', '/hiroba/../../package.json', '/hiroba/%2e%2e/%2e%2e/package.json',
     '/hiroba/..%2f..%2fpackage.json', '/..%2fpackage.json', '/%2e%2e%2fpackage.json', '/hiroba/..%5c..%5cpackage.json',
     '/..%2f..%2f..%2f..%2fetc%2fpasswd', '/hiroba/%2e%2e%2f%2e%2e%2fweb%2fserver.js', '//etc/passwd',
-    '/server.js', '/signal.js', '/turn.js', '/./server.js', '/%73erver.js', '/%', '/%zz', '/%00', '/index.html%00.js']) {
+    '/server.js', '/signal.js', '/turn.js', '/verify.js', '/budget.js', '/./server.js', '/%73erver.js', '/%', '/%zz', '/%00', '/index.html%00.js']) {
     const r = await get(app.port, path);
     assert.ok(r.status === 404 || r.status === 400, `${path}: ${r.status}`);
     assert.doesNotMatch(r.body.toString(), secret, path);
@@ -953,10 +953,12 @@ test('dev server: routes, types, 404s, no traversal, no COOP/COEP by default', a
   const sig = await get(app.port, '/signal');
   assert.equal(sig.status, 426);
 
+  // STUN only (no TURN configured): nothing secret, so no auth needed.
   const turn = await get(app.port, '/turn');
   assert.equal(turn.status, 200);
   assert.match(turn.headers['content-type'], /^application\/json/);
   assert.ok(Array.isArray(JSON.parse(turn.body).iceServers));
+  assert.equal(JSON.parse(turn.body).ttl, 600);
 
   // A WebSocket upgrade elsewhere than /signal is refused.
   await assert.rejects(Peer.open(`ws://127.0.0.1:${app.port}/other`), /404/);

@@ -58,7 +58,7 @@ function scope(t) {
 /* Opens a feed that the scope closes (unless the test did). */
 async function openTracked(sc, p) {
   const { openFeed } = await load();
-  const feed = await openFeed({ path: p });
+  const feed = await openFeed({ path: p, policy: { store: 'all' } });
   const close = feed.close.bind(feed);
   let closed = false;
   feed.close = async () => { closed = true; return close(); };
@@ -175,7 +175,7 @@ describe('storage errors reach the caller', () => {
     // Opening a new database on the full disk: a clear error too.
     const otherPath = path.join(dir, 'other.db');
     const { openFeed } = await load();
-    await rejectsWith(openFeed({ path: otherPath }), HIROBA_EFULL, FULL, 'opening a new database on a full disk');
+    await rejectsWith(openFeed({ path: otherPath, policy: { store: 'all' } }), HIROBA_EFULL, FULL, 'opening a new database on a full disk');
 
     // Reads still work, the file is sound, every resolved post is there and
     // the post that failed left nothing behind.
@@ -212,6 +212,28 @@ describe('storage errors reach the caller', () => {
     assert.equal((await second.query({ ids: [p.id] })).length, 1);
   });
 
+  test('an existing empty database file: HIROBA_ECORRUPT instead of a silent new identity; allowEmpty opens it', async (t) => {
+    const sc = scope(t);
+    const dir = sc.dir('hiroba-empty-');
+    const { openFeed } = await load();
+    const p = path.join(dir, 'feed.db');
+    // A feed with an identity, then its file emptied behind its back.
+    const first = await openFeed({ path: p });
+    const { pubkey } = await first.identity();
+    await first.close();
+    fs.truncateSync(p, 0);
+    fs.rmSync(`${p}-wal`, { force: true });
+    const err = await rejectsWith(openFeed({ path: p }), HIROBA_ECORRUPT, [/exists but is empty/, /allowEmpty/], 'opening an emptied database');
+    t.diagnostic(`empty file: ${err.code} "${err.message}"`);
+    assert.equal(fs.statSync(p).size, 0, 'the refused open left the file as it was');
+    const fresh = await openFeed({ path: p, allowEmpty: true });
+    assert.notEqual((await fresh.identity()).pubkey, pubkey, 'a new identity, as asked');
+    await fresh.close();
+    // A path with no file at all is simply a new database.
+    const other = await openFeed({ path: path.join(dir, 'new.db') });
+    await other.close();
+  });
+
   test('a file that is not a database: HIROBA_ECORRUPT, the file is left alone, nothing is held', async (t) => {
     const sc = scope(t);
     const dir = sc.dir('hiroba-notdb-');
@@ -225,11 +247,11 @@ describe('storage errors reach the caller', () => {
     for (const [name, bytes] of Object.entries(cases)) {
       const p = path.join(dir, `${name.replace(/\W+/g, '-')}.db`);
       fs.writeFileSync(p, bytes);
-      const err = await rejectsWith(openFeed({ path: p }), HIROBA_ECORRUPT,
+      const err = await rejectsWith(openFeed({ path: p, policy: { store: 'all' } }), HIROBA_ECORRUPT,
         [/not a database|corrupt|damaged|malformed/i], `opening ${name}`);
       seen.push(`${name}: ${err.code} "${err.message}"`);
       // A second attempt fails the same way: the failed open let go of the file.
-      await rejectsWith(openFeed({ path: p }), HIROBA_ECORRUPT,
+      await rejectsWith(openFeed({ path: p, policy: { store: 'all' } }), HIROBA_ECORRUPT,
         [/not a database|corrupt|damaged|malformed/i], `opening ${name} again`);
       assert.ok(fs.readFileSync(p).equals(bytes), `opening ${name} changed the file`);
       // The path is free: once the garbage is gone, a database opens there.
@@ -247,7 +269,7 @@ describe('storage errors reach the caller', () => {
     // Opens p, which must fail with HIROBA_EIO and a message matching says.
     const expectOpenFails = async (t, what, p, says) => {
       const { openFeed } = await load();
-      const err = await rejectsWith(openFeed({ path: p }), HIROBA_EIO, says, what);
+      const err = await rejectsWith(openFeed({ path: p, policy: { store: 'all' } }), HIROBA_EIO, says, what);
       t.diagnostic(`${what}: ${err.code} op=${err.operation} "${err.message}"`);
       return err;
     };
@@ -320,7 +342,7 @@ describe('storage errors reach the caller', () => {
       } else {
         const { openFeed } = await load();
         try {
-          const feed = await openFeed({ path: target });
+          const feed = await openFeed({ path: target, policy: { store: 'all' } });
           await feed.close();
           result = { opened: true };
         } catch (e) {
@@ -344,12 +366,12 @@ describe('storage errors reach the caller', () => {
     const first = await openTracked(sc, dbPath);
     const posts = [(await first.post('before the second open')).id];
 
-    const err = await rejectsWith(openFeed({ path: dbPath }), HIROBA_EBUSY,
+    const err = await rejectsWith(openFeed({ path: dbPath, policy: { store: 'all' } }), HIROBA_EBUSY,
       [/held|locked|in use|busy|another/i], 'the second open of a held path');
     t.diagnostic(`second open: ${err.code} op=${err.operation} "${err.message}"`);
     // The same file through another spelling of its path (relative to the
     // working directory) is the same file.
-    await rejectsWith(openFeed({ path: path.relative(process.cwd(), dbPath) }), HIROBA_EBUSY,
+    await rejectsWith(openFeed({ path: path.relative(process.cwd(), dbPath), policy: { store: 'all' } }), HIROBA_EBUSY,
       [/held|locked|in use|busy|another/i], 'the second open through another spelling of the path');
 
     // The first feed is untouched by the refused opens.
@@ -383,7 +405,7 @@ describe('storage errors reach the caller', () => {
     let second = null;
     let err = null;
     try {
-      second = await openFeed({ path: path.join(link, 'feed.db') });
+      second = await openFeed({ path: path.join(link, 'feed.db'), policy: { store: 'all' } });
     } catch (e) {
       err = e;
     }

@@ -9,12 +9,19 @@
 // credentials signed with another secret, or expired, must be refused.
 // The coturn tests skip, saying why, when coturn is not installed
 // (scripts/setup-system.sh installs it).
+//
+// Credential modes need NIP-98 auth: every request here signs a fresh
+// kind-27235 event (nostr-tools) naming the URL it asks, with created_at
+// from the handler's clock when the test fakes one. The refusals (401, 429)
+// and their bounds under attack are in turn-attack.test.js.
 
 import { test, describe, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import http from 'node:http';
 import { spawn } from 'node:child_process';
+import { finalizeEvent, generateSecretKey } from 'nostr-tools/pure';
 import { createTurnHandler, restCredentials } from '../../web/turn.js';
+import { fetchIceServers } from '../../js-glue/turn-client.js';
 import { startCoturn, haveCommand } from '../shared/coturn.js';
 
 const TOKEN = 'cf-api-token-SHOULD-NEVER-LEAK-6f1c';
@@ -36,9 +43,24 @@ async function listen(handler) {
   };
 }
 
-/* GET (or another method) on our /turn mount; the whole answer, raw too. */
-async function ask(base, method = 'GET') {
-  const res = await fetch(`${base}/turn`, { method });
+/* A NIP-98 Authorization header for `method` on `url`, signed with sk (a
+** fresh key unless given) at `now` (ms). */
+function nip98(url, { method = 'GET', sk = generateSecretKey(), now = Date.now() } = {}) {
+  const event = finalizeEvent({
+    kind: 27235,
+    created_at: Math.floor(now / 1000),
+    tags: [['u', url], ['method', method]],
+    content: '',
+  }, sk);
+  return `Nostr ${Buffer.from(JSON.stringify(event)).toString('base64')}`;
+}
+
+/* GET (or another method) on our /turn mount, authenticated (a fresh key
+** per call; `now` is the clock the handler under test runs on); the whole
+** answer, raw too. */
+async function ask(base, method = 'GET', { now, sk } = {}) {
+  const url = `${base}/turn`;
+  const res = await fetch(url, { method, headers: { authorization: nip98(url, { method, now, sk }) } });
   const text = await res.text();
   const headers = Object.fromEntries(res.headers);
   let json;
@@ -165,11 +187,12 @@ describe('Cloudflare mode (local fake of the documented API)', () => {
     assert.equal(a.json.iceServers[2].username, 'cf-user-1');
     assert.equal(a.json.iceServers[2].credential, 'cf-cred-1');
     assert.ok(a.json.iceServers[2].urls.includes('turns:turn.cloudflare.com:5349?transport=tcp'));
-    assert.deepEqual(Object.keys(a.json), ['iceServers']);
+    assert.deepEqual(Object.keys(a.json), ['iceServers', 'ttl']);
+    assert.ok(a.json.ttl >= 3599 && a.json.ttl <= 3600, 'what is left of the TTL, rounded down'); // real clock
     assertNoSecrets(a, logs, TOKEN, KEY_ID);
   });
 
-  test('default TTL is 86400 and the default URL is Cloudflare\'s generate-ice-servers', async (t) => {
+  test('default TTL is 600 and the default URL is Cloudflare\'s generate-ice-servers', async (t) => {
     reset();
     const seen = [];
     const spyFetch = async (url, init) => { seen.push({ url, init }); return fetch(fake.url, init); };
@@ -179,7 +202,8 @@ describe('Cloudflare mode (local fake of the documented API)', () => {
     const a = await ask(base);
     assert.equal(a.status, 200, a.text);
     assert.equal(seen[0].url, `https://rtc.live.cloudflare.com/v1/turn/keys/${KEY_ID}/credentials/generate-ice-servers`);
-    assert.deepEqual(fake.requests[0].body, { ttl: 86400 });
+    assert.deepEqual(fake.requests[0].body, { ttl: 600 });
+    assert.ok(a.json.ttl >= 599 && a.json.ttl <= 600);
     assert.deepEqual(fake.problems, []);
   });
 
@@ -187,16 +211,20 @@ describe('Cloudflare mode (local fake of the documented API)', () => {
     reset();
     let clock = 1_000_000_000_000;
     const { base } = await mount(t, cfEnv({ TURN_TTL: '600' }), { now: () => clock });
-    const burst = await Promise.all(Array.from({ length: 8 }, () => ask(base)));
+    const burst = await Promise.all(Array.from({ length: 8 }, () => ask(base, 'GET', { now: clock })));
     assert.equal(fake.requests.length, 1, 'eight simultaneous page loads make one upstream call');
     for (const a of burst) assert.equal(a.json.iceServers[1].username, 'cf-user-1');
+    for (const a of burst) assert.equal(a.json.ttl, 600);
     clock += 299_000; // 301 s of the 600 s TTL left
-    assert.equal((await ask(base)).json.iceServers[1].username, 'cf-user-1');
+    const cachedAnswer = await ask(base, 'GET', { now: clock });
+    assert.equal(cachedAnswer.json.iceServers[1].username, 'cf-user-1');
+    assert.equal(cachedAnswer.json.ttl, 301, 'a cached answer says what is left of its life');
     assert.equal(fake.requests.length, 1);
     clock += 2_000; // past half the TTL
-    const fresh = await ask(base);
+    const fresh = await ask(base, 'GET', { now: clock });
     assert.equal(fake.requests.length, 2);
     assert.equal(fresh.json.iceServers[1].username, 'cf-user-2');
+    assert.equal(fresh.json.ttl, 600);
     assert.deepEqual(fake.problems, []);
   });
 
@@ -278,9 +306,13 @@ describe('STUN-only mode and configuration checks', () => {
     const a = await ask(none.base);
     assert.equal(a.status, 200);
     assert.equal(a.headers['cache-control'], 'no-store');
-    assert.deepEqual(a.json, { iceServers: [] });
+    assert.deepEqual(a.json, { iceServers: [], ttl: 600 });
     const stun = await mount(t, { STUN_URLS: 'stun:stun.example.org:3478,,' });
-    assert.deepEqual((await ask(stun.base)).json, { iceServers: [{ urls: ['stun:stun.example.org:3478'] }] });
+    assert.deepEqual((await ask(stun.base)).json, { iceServers: [{ urls: ['stun:stun.example.org:3478'] }], ttl: 600 });
+    // Nothing secret is handed out, so no auth is needed (nor checked).
+    const anonymous = await fetch(`${stun.base}/turn`);
+    assert.equal(anonymous.status, 200);
+    assert.deepEqual(await anonymous.json(), { iceServers: [{ urls: ['stun:stun.example.org:3478'] }], ttl: 600 });
   });
 
   test('bad configurations throw at creation, without echoing secrets', () => {
@@ -327,19 +359,189 @@ describe('STUN-only mode and configuration checks', () => {
       TURN_TTL: '120',
     }, { now: () => clock, userid: () => 'abc' });
     assert.equal(handler.mode, 'coturn');
-    const a = await ask(base);
+    const a = await ask(base, 'GET', { now: clock });
     assert.equal(a.status, 200);
     assert.equal(a.headers['cache-control'], 'no-store');
     assert.deepEqual(a.json.iceServers, [
       { urls: ['stun:127.0.0.1:3478'] },
       { urls: ['turn:127.0.0.1:3478?transport=udp', 'turns:turn.example.org:5349?transport=tcp'], ...restCredentials('shh-secret', 1_700_000_120, 'abc') },
     ]);
+    assert.equal(a.json.ttl, 120);
     assertNoSecrets(a, logs, 'shh-secret');
     // The default id is random, so two loads get different usernames.
     const r = await mount(t, { TURN_SECRET: 'shh-secret', TURN_URLS: 'turn:127.0.0.1:3478' });
     const [u1, u2] = [(await ask(r.base)).json.iceServers[0].username, (await ask(r.base)).json.iceServers[0].username];
     assert.match(u1, /^\d{10}:[0-9a-f]{16}$/);
     assert.notEqual(u1, u2);
+  });
+});
+
+// --- NIP-98 auth and the client ---------------------------------------------
+
+describe('NIP-98 auth (coturn mode, minting only)', () => {
+  const env = { TURN_SECRET: 'shh-secret', TURN_URLS: 'turn:127.0.0.1:3478' };
+
+  /* A signed kind-27235 event; `over` replaces template fields; `after`
+  ** edits the signed event. -> the Authorization header. */
+  const header = (over = {}, after = (e) => e) => {
+    const e = finalizeEvent({ kind: 27235, created_at: Math.floor(Date.now() / 1000), tags: [], content: '', ...over }, generateSecretKey());
+    return `Nostr ${Buffer.from(JSON.stringify(after({ ...e }))).toString('base64')}`;
+  };
+  const raw = async (url, headers = {}) => {
+    const res = await fetch(url, { headers });
+    const text = await res.text();
+    let json;
+    try { json = JSON.parse(text); } catch { json = undefined; }
+    return { status: res.status, headers: Object.fromEntries(res.headers), text, json };
+  };
+
+  test('refused with 401 JSON, saying why, unless the header proves a pubkey for this request', async (t) => {
+    const { base, handler } = await mount(t, env);
+    const url = `${base}/turn`;
+    const now = Math.floor(Date.now() / 1000);
+    const good = [['u', url], ['method', 'GET']];
+    const cases = {
+      'no header': [undefined, /needs NIP-98 auth/],
+      'another scheme': ['Bearer abc', /"Nostr <base64 event>"/],
+      'not base64 JSON': ['Nostr !!!!', /"Nostr <base64 event>"/],
+      'base64 of garbage': [`Nostr ${Buffer.from('{"kind":').toString('base64')}`, /not base64 of JSON/],
+      'an array': [`Nostr ${Buffer.from('[1]').toString('base64')}`, /JSON object/],
+      'wrong kind': [header({ kind: 22242, tags: good }), /kind 27235/],
+      'no method tag': [header({ tags: [['u', url]] }), /method/],
+      'method POST': [header({ tags: [['u', url], ['method', 'POST']] }), /method/],
+      'no u tag': [header({ tags: [['method', 'GET']] }), /"u"/],
+      'relative u': [header({ tags: [['u', '/turn'], ['method', 'GET']] }), /"u"/],
+      'u of another path': [header({ tags: [['u', `${base}/turn2`], ['method', 'GET']] }), /not the URL of this request/],
+      'u of another host': [header({ tags: [['u', 'http://evil.example/turn'], ['method', 'GET']] }), /not the URL of this request/],
+      'u with a query': [header({ tags: [['u', `${url}?x=1`], ['method', 'GET']] }), /not the URL of this request/],
+      'u not http': [header({ tags: [['u', `ftp://127.0.0.1/turn`], ['method', 'GET']] }), /"u"/],
+      // Well past the 60 s window either way (a busy machine may take a
+      // few seconds between signing and checking).
+      '70 s old': [header({ tags: good, created_at: now - 70 }), /not fresh/],
+      '70 s ahead': [header({ tags: good, created_at: now + 70 }), /not fresh/],
+      'content changed after signing': [header({ tags: good }, (e) => ({ ...e, content: 'x' })), /id does not match/],
+      'bad signature': [header({ tags: good }, (e) => ({ ...e, sig: e.sig.replace(/^./, (c) => (c === '0' ? '1' : '0')) })), /signature is invalid/],
+      'uppercase sig': [header({ tags: good }, (e) => ({ ...e, sig: e.sig.toUpperCase() })), /sig must be/],
+      'huge header': [`Nostr ${'A'.repeat(10_000)}`, /too large/],
+    };
+    for (const [label, [authorization, pattern]] of Object.entries(cases)) {
+      const a = await raw(url, authorization === undefined ? {} : { authorization });
+      assert.equal(a.status, 401, `${label}: ${a.text}`);
+      assert.equal(a.headers['www-authenticate'], 'Nostr', label);
+      assert.equal(a.headers['content-type'], 'application/json; charset=utf-8', label);
+      assert.equal(a.json?.error, 'unauthorized', label);
+      assert.match(a.json.message, pattern, `${label}: ${a.json.message}`);
+      assert.ok(!a.text.includes('evil.example') && !a.text.includes('shh-secret'), `${label}: nothing echoed`);
+    }
+    // Within the window either way is accepted; case of the scheme does not matter.
+    for (const created_at of [now - 45, now + 55]) {
+      const a = await raw(url, { authorization: header({ tags: good, created_at }).replace(/^Nostr/, 'nostr') });
+      assert.equal(a.status, 200, a.text);
+    }
+    // The scheme of "u" is not compared (TLS ends at a proxy), host and path are.
+    const https = await raw(url, { authorization: header({ tags: [['u', url.replace('http:', 'https:')], ['method', 'GET']] }) });
+    assert.equal(https.status, 200, https.text);
+    assert.equal(handler.stats().granted, 3);
+  });
+
+  test('an auth event is good for one request', async (t) => {
+    const { base } = await mount(t, env);
+    const url = `${base}/turn`;
+    const authorization = nip98(url);
+    assert.equal((await raw(url, { authorization })).status, 200);
+    const again = await raw(url, { authorization });
+    assert.equal(again.status, 401);
+    assert.match(again.json.message, /already used/);
+  });
+
+  test('the Host the request names is what "u" must match', async (t) => {
+    const { base } = await mount(t, env);
+    const signed = 'http://turn.example.org/turn';
+    const res = await new Promise((resolve, reject) => {
+      const req = http.request(`${base}/turn`, { headers: { host: 'turn.example.org', authorization: nip98(signed) } }, (r) => {
+        r.resume();
+        r.on('end', () => resolve(r.statusCode));
+      });
+      req.on('error', reject);
+      req.end();
+    });
+    assert.equal(res, 200);
+  });
+});
+
+describe('fetchIceServers (js-glue/turn-client.js)', () => {
+  const env = { TURN_SECRET: 'shh-secret', TURN_URLS: 'turn:127.0.0.1:3478', STUN_URLS: 'stun:127.0.0.1:3478', TURN_TTL: '300' };
+  const signer = (sk = generateSecretKey()) => async (template) => finalizeEvent(template, sk);
+
+  test('signs a NIP-98 event for the URL and resolves to { iceServers, expiresAt }', async (t) => {
+    const { base } = await mount(t, env);
+    const templates = [];
+    const sk = generateSecretKey();
+    const before = Date.now();
+    const { iceServers, expiresAt } = await fetchIceServers({
+      url: `${base}/turn`,
+      sign: async (template) => { templates.push(structuredClone(template)); return finalizeEvent(template, sk); },
+    });
+    assert.deepEqual(templates, [{ kind: 27235, created_at: templates[0].created_at, tags: [['u', `${base}/turn`], ['method', 'GET']], content: '' }]);
+    assert.ok(Math.abs(templates[0].created_at - before / 1000) < 5);
+    assert.deepEqual(iceServers[0], { urls: ['stun:127.0.0.1:3478'] });
+    assert.match(iceServers[1].username, /^\d{10}:[0-9a-f]{16}$/);
+    assert.ok(expiresAt >= before + 300_000 && expiresAt <= Date.now() + 300_000, `expiresAt ${expiresAt}`);
+    // The credentials outlive expiresAt, never the reverse.
+    assert.ok(expiresAt <= Number(iceServers[1].username.split(':')[0]) * 1000 + 1000);
+  });
+
+  test('a relative URL resolves against the page (location), as in a browser', async (t) => {
+    const { base } = await mount(t, env);
+    const had = Object.getOwnPropertyDescriptor(globalThis, 'location');
+    Object.defineProperty(globalThis, 'location', { value: new URL(`${base}/app/index.html`), configurable: true });
+    t.after(() => {
+      if (had) Object.defineProperty(globalThis, 'location', had);
+      else delete globalThis.location;
+    });
+    const seen = [];
+    const { iceServers } = await fetchIceServers({ url: '/turn', sign: async (tpl) => { seen.push(tpl.tags[0][1]); return finalizeEvent(tpl, generateSecretKey()); } });
+    assert.deepEqual(seen, [`${base}/turn`]);
+    assert.equal(iceServers.length, 2);
+  });
+
+  test('clear errors: relative URL outside a page, refusals with status, retryAfter, a failing signer', async (t) => {
+    const { base } = await mount(t, env, { limits: { perPubkeyPerMinute: 1 } });
+    if (!globalThis.location) {
+      await assert.rejects(fetchIceServers({ url: '/turn', sign: signer() }), (err) => err instanceof TypeError && /absolute/.test(err.message));
+    }
+    await assert.rejects(fetchIceServers({ url: `${base}/turn` }), TypeError);
+    // A signer that signs with another key than it claims: the id no longer matches.
+    const liar = async (tpl) => ({ ...finalizeEvent(tpl, generateSecretKey()), pubkey: 'a'.repeat(64) });
+    await assert.rejects(fetchIceServers({ url: `${base}/turn`, sign: liar }), (err) => {
+      assert.equal(err.status, 401);
+      assert.match(err.message, /401 unauthorized: the auth event id does not match/);
+      return true;
+    });
+    await assert.rejects(fetchIceServers({ url: `${base}/turn`, sign: async () => { throw new Error('locked'); } }), /signing the NIP-98 auth event failed: locked/);
+    await assert.rejects(fetchIceServers({ url: `${base}/turn`, sign: async () => 'nope' }), /did not return a signed event/);
+    const sk = generateSecretKey();
+    await fetchIceServers({ url: `${base}/turn`, sign: signer(sk) });
+    await assert.rejects(fetchIceServers({ url: `${base}/turn`, sign: signer(sk) }), (err) => {
+      assert.equal(err.status, 429);
+      assert.ok(err.retryAfter >= 1 && err.retryAfter <= 60, String(err.retryAfter));
+      assert.match(err.message, /429 rate-limited: over 1 TURN credentials a minute for this pubkey \(retry after \d+ s\)/);
+      return true;
+    });
+    const nobody = await listen(() => {});
+    await nobody.close();
+    await assert.rejects(fetchIceServers({ url: `${nobody.base}/turn`, sign: signer() }), /GET .* failed/);
+  });
+
+  test('without a ttl field, the TURN REST username says when the credentials end', async (t) => {
+    const expiry = Math.floor(Date.now() / 1000) + 123;
+    const srv = await listen((req, res) => {
+      res.writeHead(200, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify({ iceServers: [{ urls: ['turn:x'], username: `${expiry}:abc`, credential: 'c' }] }));
+    });
+    t.after(srv.close);
+    const { expiresAt } = await fetchIceServers({ url: `${srv.base}/turn`, sign: signer() });
+    assert.equal(expiresAt, expiry * 1000);
   });
 });
 
@@ -397,9 +599,10 @@ describe('coturn mode (real turnserver on 127.0.0.1)', () => {
   for (const [name, flags] of [['UDP', []], ['TCP', ['-t']]]) {
     test(`credentials from /turn allocate and relay (${name})`, { skip }, async (t) => {
       const { base } = await mount(t, env());
-      const a = await ask(base);
-      assert.equal(a.status, 200, a.text);
-      const { username, credential } = turnEntry(a);
+      // As a page gets them: through the client, signed by the user's key.
+      const { iceServers } = await fetchIceServers({ url: `${base}/turn`, sign: async (tpl) => finalizeEvent(tpl, generateSecretKey()) });
+      const { username, credential } = turnEntry({ json: { iceServers } });
+      assert.ok(Number(username.split(':')[0]) <= Date.now() / 1000 + 600, 'the default lifetime is at most 10 minutes');
       const r = await uclient(username, credential, ...flags);
       assert.equal(r.code, 0, report(r));
       assert.doesNotMatch(r.out, /ERROR/, report(r));
@@ -421,7 +624,7 @@ describe('coturn mode (real turnserver on 127.0.0.1)', () => {
   test('coturn refuses expired credentials', { skip }, async (t) => {
     // A clock two TTLs in the past mints a username whose expiry has passed.
     const { base } = await mount(t, { ...env(), TURN_TTL: '600' }, { now: () => Date.now() - 1_200_000 });
-    const { username, credential } = turnEntry(await ask(base));
+    const { username, credential } = turnEntry(await ask(base, 'GET', { now: Date.now() - 1_200_000 }));
     assert.ok(Number(username.split(':')[0]) < Date.now() / 1000);
     const r = await uclient(username, credential);
     assert.notEqual(r.code, 0, report(r));

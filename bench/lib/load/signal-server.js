@@ -16,7 +16,13 @@
 
 import { startServer } from '../../../web/server.js';
 
-const app = await startServer({ port: 0, host: '127.0.0.1', turnEnv: {} });
+// Every load client comes from 127.0.0.1: the per-address caps on
+// unauthenticated connections and signature checks, made for attackers,
+// are lifted so the bench measures the server, not those caps.
+const app = await startServer({
+  port: 0, host: '127.0.0.1', turnEnv: {},
+  signal: { limits: { unauthPerIp: 1000, verifyPerIpPerSecond: 1e4, verifyBurstPerIp: 1e4, verifyPerSecond: 1e4, verifyBurst: 1e4 } },
+});
 
 process.on('message', async (msg) => {
   if (msg?.type === 'stats') {
