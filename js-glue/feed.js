@@ -41,11 +41,6 @@ export class Feed extends Emitter {
     if (this._external) backend.subscribe((event) => this._emit('event', event));
   }
 
-  // --- events ---------------------------------------------------------------
-
-
-
-
   _check() {
     if (this._closed) throw new Error('hiroba: the feed is closed');
   }

@@ -109,6 +109,7 @@ export async function openOpfsStorage(name, { directory = 'hiroba', retryMs = 0 
   const deadline = Date.now() + retryMs;
   let current = null;          // the file being acquired, for the message
   let existed = true;          // the .db file was there before this open
+  let dir = null;
   try {
     if (typeof navigator === 'undefined' || !navigator.storage?.getDirectory) {
       throw new Error('OPFS is not available here (navigator.storage.getDirectory is missing)');
@@ -118,7 +119,7 @@ export async function openOpfsStorage(name, { directory = 'hiroba', retryMs = 0 
       throw new Error('createSyncAccessHandle() is missing: OPFS storage works only in a dedicated Worker');
     }
     const root = await navigator.storage.getDirectory();
-    const dir = await root.getDirectoryHandle(directory, { create: true });
+    dir = await root.getDirectoryHandle(directory, { create: true });
     // Whether the database file was there before: an existing one that is
     // empty lost its identity (see foundEmpty below).
     try {
@@ -134,6 +135,13 @@ export async function openOpfsStorage(name, { directory = 'hiroba', retryMs = 0 
   } catch (err) {
     for (const h of handles.values()) {
       try { h.close(); } catch { /* closing what we hold; nothing to report */ }
+    }
+    // A first open that failed leaves no empty files behind: the next open
+    // would take them for a database that lost its identity.
+    if (!existed) {
+      for (const file of handles.keys()) {
+        await dir?.removeEntry(file).catch(() => { /* held by someone else; it stays */ });
+      }
     }
     const where = current ? `${directory}/${current}` : directory;
     if (err?.name === 'NoModificationAllowedError') {

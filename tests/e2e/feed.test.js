@@ -63,7 +63,8 @@ test('feed.on("event") reports local posts and accepted merges', async () => {
   const { page, errors } = await openPage();
   const seen = await page.evaluate(async () => {
     const a = await window.hiroba.openFeed({ name: 'events-a' });
-    const b = await window.hiroba.openFeed({ name: 'events-b' });
+    // b stores everyone's events (the default keeps only follows).
+    const b = await window.hiroba.openFeed({ name: 'events-b', policy: { store: 'all' } });
     const seenA = [];
     const seenB = [];
     a.on('event', (e) => seenA.push(e.id));
@@ -211,6 +212,9 @@ test('a killed worker loses no resolved post and leaves a sound database', async
 test('when the database cannot be taken over, openFeed says so and nothing hangs', async () => {
   const { page } = await openPage();
   const out = await page.evaluate(async () => {
+    const first = await window.hiroba.openFeed({ name: 'stuck' });
+    const kept = await first.post('before the holder');
+    await first.close();
     // Something else holds the OPFS file (a stray worker of another app
     // version, say): the owner-to-be cannot get its handles.
     const holder = new Worker(URL.createObjectURL(new Blob([`
@@ -232,13 +236,15 @@ test('when the database cannot be taken over, openFeed says so and nothing hangs
     // Once the holder is gone the same name opens normally.
     const feed = await window.hiroba.openFeed({ name: 'stuck' });
     const post = await feed.post('free again');
+    const found = (await feed.query({ ids: [kept.id] })).length;
     await feed.close();
-    return { error, post: post.content };
+    return { error, post: post.content, found };
   });
   assert.ok(out.error, 'openFeed must reject');
   assert.equal(out.error.code, -4);
   assert.match(out.error.message, /cannot take over database "stuck".*held by another tab or worker/s);
   assert.equal(out.post, 'free again');
+  assert.equal(out.found, 1, 'what was stored before is still there');
   await page.close();
 });
 

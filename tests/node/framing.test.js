@@ -17,8 +17,9 @@ async function channelPair() {
   const a = new RTCPeerConnection({ iceServers: [] });
   const b = new RTCPeerConnection({ iceServers: [] });
   pcs.push(a, b);
-  a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate);
-  b.onicecandidate = (e) => e.candidate && a.addIceCandidate(e.candidate);
+  // A candidate may arrive after a test closed the pair: ignore it then.
+  a.onicecandidate = (e) => e.candidate && b.addIceCandidate(e.candidate).catch(() => {});
+  b.onicecandidate = (e) => e.candidate && a.addIceCandidate(e.candidate).catch(() => {});
   const ca = a.createDataChannel('hiroba', { ordered: true });
   const cbPromise = new Promise((resolve) => { b.ondatachannel = (e) => resolve(e.channel); });
   await a.setLocalDescription(await a.createOffer());
@@ -119,7 +120,12 @@ test('a closed channel rejects pending and new sends', async () => {
   const pending = Array.from({ length: 50 }, () => a.fc.send('w'.repeat(200_000)));
   ca.close();
   const results = await Promise.allSettled(pending);
-  assert.ok(results.some((r) => r.status === 'rejected'), 'some sends must be refused, not dropped silently');
+  // Nothing is dropped silently: each send was either handed to the channel
+  // whole (on an idle machine the channel may drain all of them before the
+  // close takes effect) or refused with a reason.
+  const handed = results.filter((r) => r.status === 'fulfilled').length;
   for (const r of results) if (r.status === 'rejected') assert.match(r.reason.message, /data channel/);
+  assert.ok(a.fc.bytesSent >= handed * 200_000, `${handed} sends resolved but only ${a.fc.bytesSent} bytes went out`);
+  assert.equal(a.fc.queue.length, 0, 'no send is left pending');
   await assert.rejects(a.fc.send('["late"]'), /data channel is (closing|closed)/);
 });
