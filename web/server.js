@@ -4,6 +4,9 @@
 //   /hiroba/*    the browser package as `make` builds it (build/hiroba/)
 //   /signal      WebSocket signaling (signal.js, DESIGN §6)
 //   /turn        ICE servers with short-lived TURN credentials (turn.js)
+//   /relay       a Nostr relay on the engine (relay/relay.js): WebSocket,
+//                and NIP-11 for Accept: application/nostr+json; `make demo`
+//                keeps its database in data/relay.db (HIROBA_RELAY_DB)
 //
 // on 127.0.0.1:$PORT (default 8080). `node web/server.js` runs it;
 // `make demo` builds the package first. Nothing here needs COOP/COEP; set
@@ -15,12 +18,14 @@
 // For tests: startServer({ port: 0 }) -> { url, port, close() }.
 
 import { createServer } from 'node:http';
+import { mkdirSync } from 'node:fs';
 import { readFile, stat } from 'node:fs/promises';
-import { extname, join, resolve, sep } from 'node:path';
+import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 import { clientKey } from './budget.js';
 import { createSignalServer } from './signal.js';
+import { createRelay } from '../relay/relay.js';
 import { loadVerifier } from './verify.js';
 
 const WEB = resolve(fileURLToPath(new URL('.', import.meta.url)));
@@ -99,6 +104,8 @@ async function serveFile(req, res, file, extra) {
 //   trustProxy  per-address limits use the last X-Forwarded-For entry
 //   signal      options for createSignalServer (limits, heartbeatMs, ...)
 //   turn        options for createTurnHandler (limits, ...)
+//   relay       options for createRelay ({ db, limits, ... }) to serve
+//               /relay; null (the default for tests): no relay
 export async function startServer({
   port = 8080,
   host = '127.0.0.1',
@@ -107,6 +114,7 @@ export async function startServer({
   trustProxy = false,
   signal: signalOptions = {},
   turn: turnOptions = {},
+  relay: relayOptions = null,
 } = {}) {
   // Auth needs the engine's signature check: a missing build stops the
   // start-up here, with what to run, rather than failing every join.
@@ -114,6 +122,7 @@ export async function startServer({
   const clientIp = (req) => clientKey(req, { trustProxy });
   const turn = await loadTurnHandler(turnEnv, { verifier, clientIp, ...turnOptions });
   const signal = createSignalServer({ verifier, clientIp, ...signalOptions });
+  const relay = relayOptions ? await createRelay({ trustProxy, ...relayOptions }) : null;
   const isolation = coopCoep
     ? {
       'cross-origin-opener-policy': 'same-origin',
@@ -133,6 +142,7 @@ export async function startServer({
       if (pathname.includes('\0')) return plain(res, 400, 'bad request\n', isolation);
 
       if (pathname === '/turn') return await turn(req, res);
+      if (pathname === '/relay' && relay) return relay.handleInfo(req, res);
       if (pathname === '/signal') {
         return plain(res, 426, 'WebSocket only: connect with new WebSocket(url)\n', { upgrade: 'websocket', ...isolation });
       }
@@ -161,7 +171,14 @@ export async function startServer({
     if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\n\r\n');
     else socket.destroy();
   });
-  signal.attach(server);
+  server.on('upgrade', (req, socket, head) => {
+    let pathname = null;
+    try { pathname = new URL(req.url, 'http://localhost').pathname; } catch { /* a bad URL: 404 */ }
+    if (pathname === '/signal') return signal.handleUpgrade(req, socket, head);
+    if (pathname === '/relay' && relay) return relay.handleUpgrade(req, socket, head);
+    socket.on('error', () => {});
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+  });
 
   await new Promise((resolveListen, reject) => {
     server.once('error', reject);
@@ -178,10 +195,12 @@ export async function startServer({
     server,
     signal,
     turn,
+    relay,
     close() {
       closed ??= (async () => {
         const stopped = new Promise((r) => server.close(r));
         await signal.close();
+        await relay?.close();
         server.closeAllConnections();
         await stopped;
       })();
@@ -197,13 +216,18 @@ async function main() {
     process.exit(2);
   }
   const host = process.env.HOST || '127.0.0.1';
+  // The relay's database lives in the git-ignored data/ folder.
+  const relayDb = process.env.HIROBA_RELAY_DB || resolve(WEB, '../data/relay.db');
+  mkdirSync(dirname(relayDb), { recursive: true });
   const app = await startServer({
     port,
     host,
+    relay: { db: relayDb },
     coopCoep: process.env.HIROBA_COOP_COEP === '1',
     trustProxy: process.env.HIROBA_TRUST_PROXY === '1',
   });
   console.log(`Hiroba demo: ${app.url}`);
+  console.log(`Nostr relay: ws://${host}:${app.port}/relay (database ${relayDb})`);
   const stop = async (sig) => {
     console.log(`\n${sig}: shutting down`);
     const force = setTimeout(() => process.exit(1), 5000);
