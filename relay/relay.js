@@ -53,8 +53,8 @@ export const RELAY_LIMITS = Object.freeze({
   maxFilterBytes: 64 * 1024,      // JSON of one connection's live filters, in all
   maxLimit: 500,                  // events per filter in a stored answer (the engine's cap)
   maxSubidLength: 64,
-  eventsPerSecond: 20,            // EVENTs per connection: refill ...
-  eventBurst: 200,                // ... and burst; beyond: OK false "rate-limited:"
+  eventsPerSecond: 50,            // EVENTs per connection: refill ...
+  eventBurst: 1000,               // ... and burst; beyond: OK false "rate-limited:"
   connectionsPerIp: 64,           // beyond: HTTP 429 at upgrade
   maxConnections: 10000,          // beyond: HTTP 503 at upgrade
   idleTimeoutMs: 10 * 60 * 1000,  // silent and without live subscriptions: closed
@@ -362,7 +362,13 @@ export async function createRelay({
         if (type === 'COUNT') return { engine: true, data, text, type, sub };
         // A REQ under an id in use replaces that subscription.
         const old = conn.subs.get(sub);
-        const size = Buffer.byteLength(JSON.stringify(filters));
+        let size;
+        try {
+          size = Buffer.byteLength(JSON.stringify(filters));
+        } catch {
+          // Nested past what JSON.stringify's recursion survives.
+          return closed('invalid: a filter nested too deep');
+        }
         if (!old && conn.subs.size >= limits.maxSubscriptions) {
           return closed(`blocked: at most ${limits.maxSubscriptions} subscriptions per connection`);
         }
@@ -405,14 +411,17 @@ export async function createRelay({
     conn.filterBytes -= old.size;
   }
 
-  // Sends event to every live subscription it matches, once each.
+  // Sends event to every live subscription it matches, once each: its
+  // NIP-01 fields only, as a stored answer has them (members a client
+  // added are not passed on).
   function broadcast(event) {
     let json = null;
     for (const c of conns) {
       if (c.gone || !c.subs.size) continue;
       for (const [sub, s] of c.subs) {
         if (!s.filters?.some((f) => matchFilter(f, event))) continue;
-        json ??= JSON.stringify(event);
+        const { id, pubkey, created_at: createdAt, kind, tags, content, sig } = event;
+        json ??= JSON.stringify({ id, pubkey, created_at: createdAt, kind, tags, content, sig });
         sendText(c, `["EVENT",${JSON.stringify(sub)},${json}]`);
         if (c.ws.bufferedAmount > limits.sendMaxBytes) {
           drop(c, `rate-limited: over ${limits.sendMaxBytes} bytes of answers unread`);
