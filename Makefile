@@ -92,7 +92,7 @@ ASAN_FLAGS := -O1 -g -fno-omit-frame-pointer -fsanitize=address,undefined \
 
 # Every symbol JS may call; hiroba__* are export-only shims (not in hiroba.h).
 EXPORTS := hiroba_open hiroba_close hiroba_identity hiroba_post hiroba__post_ex hiroba__sign hiroba__verify hiroba_merge \
-  hiroba__merge_n hiroba_query hiroba_free hiroba_errcode hiroba_errmsg \
+  hiroba__merge_n hiroba_query hiroba_count hiroba_free hiroba_errcode hiroba_errmsg \
   hiroba_constants hiroba__integrity_check hiroba__neg_open hiroba__neg_frame_limit \
   hiroba__neg_test_session hiroba__merge_batch hiroba__conn_close hiroba__conn_neg_open \
   hiroba__set_policy malloc free

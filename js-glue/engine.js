@@ -160,6 +160,8 @@ export class Engine {
   }
 
   query(db, filterJson) { return this._call('query', this.m._hiroba_query, db, filterJson); }
+  // -> the text {"count": n}: stored events matching the filter(s), NIP-45.
+  count(db, filterJson) { return this._call('count', this.m._hiroba_count, db, filterJson); }
   // Opens a NIP-77 reconciliation as the initiator over the stored events
   // matching one filter; -> the frame text ["NEG-OPEN", sub, filter, hex]
   // to send. The peer's answers go through merge(), whose results carry

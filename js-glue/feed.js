@@ -3,7 +3,7 @@
 // A Feed talks to an engine through a small backend of promise-returning
 // calls -- identity(), post(draftJson) -> { json, isNew }, sign(draftJson),
 // merge(frame),
-// query(filterJson), negOpen(sub, filterJson), integrityCheck(), close(), all JSON text -- which is the engine itself in Node (node.js) and a worker RPC
+// query(filterJson), count(filterJson), negOpen(sub, filterJson), integrityCheck(), close(), all JSON text -- which is the engine itself in Node (node.js) and a worker RPC
 // in browsers. Everything above that line (follow lists, profiles,
 // timelines, events) lives here once.
 
@@ -108,6 +108,14 @@ export class Feed extends Emitter {
   async query(filter) {
     this._check();
     return JSON.parse(await this._backend.query(JSON.stringify(filter)));
+  }
+
+  // How many stored events match a filter or an array of filters (NIP-45:
+  // an event several filters match counts once; limit is ignored), counted
+  // in SQL over the engine's indexes: no event is read into JavaScript.
+  async count(filter) {
+    this._check();
+    return JSON.parse(await this._backend.count(JSON.stringify(filter))).count;
   }
 
   // Starts a NIP-77 reconciliation with a peer over the stored events

@@ -98,6 +98,7 @@ export async function openFeed({ name = 'default', policy, allowEmpty = false } 
     mergeBatch: (conn, frames, budget) => client.call('mergeBatch', [conn, frames, budget]),
     connClose: (conn) => client.call('connClose', conn),
     query: (filter) => client.call('query', filter),
+    count: (filter) => client.call('count', filter),
     negOpen: (sub, filter, conn) => client.call('negOpen', [sub, filter, conn]),
     integrityCheck: () => client.call('integrityCheck'),
     close: async () => {

@@ -92,6 +92,7 @@ export async function openFeed({ path, policy, allowEmpty = false } = {}) {
     mergeBatch: async (conn, frames, budget) => engine.mergeBatch(db, conn, frames, budget),
     connClose: async (conn) => engine.connClose(db, conn),
     query: async (filter) => engine.query(db, filter),
+    count: async (filter) => engine.count(db, filter),
     negOpen: async (sub, filter, conn) => engine.negOpen(db, sub, filter, conn),
     integrityCheck: async () => engine.integrityCheck(db),
     close: async () => {

@@ -30,8 +30,8 @@ import createHirobaModule from './hiroba.mjs';
 import { Engine } from './engine.js';
 import { openOpfsStorage } from './storage-opfs.js';
 
-const OPS = new Set(['identity', 'post', 'sign', 'merge', 'mergeBatch', 'connClose', 'query', 'negOpen',
-  'integrityCheck']);
+const OPS = new Set(['identity', 'post', 'sign', 'merge', 'mergeBatch', 'connClose', 'query', 'count',
+  'negOpen', 'integrityCheck']);
 // How long a new owner keeps trying for the OPFS handles after it gets
 // the lock: the old holder's handles are released 15-22 ms after it dies.
 const HANDLE_RETRY_MS = 3000;
@@ -70,6 +70,7 @@ function execute(op, params) {
     case 'sign': return engine.sign(db, params);
     case 'merge': return engine.merge(db, params);
     case 'query': return engine.query(db, params);
+    case 'count': return engine.count(db, params);
     case 'mergeBatch': return engine.mergeBatch(db, params[0], params[1], params[2]);
     case 'connClose': return engine.connClose(db, params);
     case 'negOpen': return engine.negOpen(db, params[0], params[1], params[2]);

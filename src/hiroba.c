@@ -490,42 +490,81 @@ static int query_row(void *pCtx, const char *zJson, int nJson) {
   return sb->oom ? HIROBA_ENOMEM : 0;
 }
 
-char *hiroba_query(int db, const char *filter_json) {
-  store *s = get_store(db);
-  if (!s) return NULL;
-  if (!filter_json) { fail(HIROBA_EINVAL, "query needs a filter"); return NULL; }
+/* Parses a filter or a JSON array of filters into *pRoot, and sets
+** *pFilters to an array of them (a one-filter array holding a reference
+** into *pRoot, or *pRoot itself): free both with free_filters. 0, or the
+** failure recorded. */
+static int read_filters(const char *filter_json, const char *zOp,
+                        cJSON **pRoot, cJSON **pFilters) {
+  *pRoot = *pFilters = NULL;
+  if (!filter_json) return fail(HIROBA_EINVAL, "%s needs a filter", zOp);
   const char *zReason = "invalid: bad JSON";
   cJSON *root = json_parse(filter_json, strlen(filter_json), &zReason);
-  if (!root) { fail(HIROBA_EINVAL, "%s", zReason); return NULL; }
+  if (!root) return fail(HIROBA_EINVAL, "%s", zReason);
   cJSON *filters = root;
   if (cJSON_IsObject(root)) {
-    /* One filter: wrap it, so store_query always sees an array. */
+    /* One filter: wrap it, so the store always sees an array. */
     filters = cJSON_CreateArray();
     if (!filters || !cJSON_AddItemReferenceToArray(filters, root)) {
       cJSON_Delete(filters);
       cJSON_Delete(root);
-      fail(HIROBA_ENOMEM, "out of memory");
-      return NULL;
+      return fail(HIROBA_ENOMEM, "out of memory");
     }
   }
-  strbuf sb;
-  strbuf_init(&sb);
-  strbuf_putc(&sb, '[');
-  int rc = store_query(s, filters, -1, query_row, &sb, &zReason);
-  strbuf_putc(&sb, ']');
+  *pRoot = root;
+  *pFilters = filters;
+  return 0;
+}
+
+static void free_filters(cJSON *root, cJSON *filters) {
   if (filters != root) cJSON_Delete(filters);
   cJSON_Delete(root);
+}
+
+/* The end of a query or count: z (built from sb) on success, else NULL
+** and the failure recorded. */
+static char *answer(store *s, strbuf *sb, int rc, const char *zReason) {
   char *z = NULL;
   if (rc == 0) {
-    z = strbuf_finish(&sb);
+    z = strbuf_finish(sb);
     if (!z) rc = HIROBA_ENOMEM;
   }
-  strbuf_free(&sb);
+  strbuf_free(sb);
   if (rc == HIROBA_EINVAL) fail(rc, "%s", zReason);
   else if (rc == HIROBA_ENOMEM) fail(rc, "out of memory");
   else if (rc) fail(rc, "%s", store_errmsg(s));
   else ok();
   return z;
+}
+
+char *hiroba_query(int db, const char *filter_json) {
+  store *s = get_store(db);
+  cJSON *root, *filters;
+  if (!s || read_filters(filter_json, "query", &root, &filters)) return NULL;
+  const char *zReason = "invalid: bad filter";
+  strbuf sb;
+  strbuf_init(&sb);
+  strbuf_putc(&sb, '[');
+  int rc = store_query(s, filters, -1, query_row, &sb, &zReason);
+  strbuf_putc(&sb, ']');
+  free_filters(root, filters);
+  return answer(s, &sb, rc, zReason);
+}
+
+char *hiroba_count(int db, const char *filter_json) {
+  store *s = get_store(db);
+  cJSON *root, *filters;
+  if (!s || read_filters(filter_json, "count", &root, &filters)) return NULL;
+  const char *zReason = "invalid: bad filter";
+  int64_t n = 0;
+  int rc = store_count(s, filters, &n, NULL, &zReason);
+  free_filters(root, filters);
+  strbuf sb;
+  strbuf_init(&sb);
+  strbuf_puts(&sb, "{\"count\":");
+  strbuf_int(&sb, n);
+  strbuf_putc(&sb, '}');
+  return answer(s, &sb, rc, zReason);
 }
 
 const char *hiroba_constants(void) {

@@ -79,13 +79,26 @@ char *hiroba_post(int db, const char *draft_json);
 ** never fetched again). When messages are continued (over 500,000 bytes)
 ** an id may rarely show up again in a later round. A NEG-ERR from the
 ** peer ends such a session and is recorded in "rejected" with id null and
-** the peer's reason. */
+** the peer's reason.
+** NIP-45: ["COUNT", sub, filter, ...] is answered with ["COUNT", sub,
+** {"count": n}] (as hiroba_count), or ["CLOSED", sub, "invalid: ..."] for
+** a bad filter, as REQ is; a peer's own answer, ["COUNT", sub, {"count":
+** n}], is information and ignored like EOSE. */
 char *hiroba_merge(int db, const char *frame_json);
 
 /* Events matching a NIP-01 filter (or a JSON array of filters, OR-ed), as a
 ** JSON array, newest first, ties by lowest id. No "limit" means every
 ** match. Caller frees. */
 char *hiroba_query(int db, const char *filter_json);
+
+/* {"count": n}: how many stored events match a NIP-01 filter (or a JSON
+** array of filters, OR-ed: an event two filters match counts once), as a
+** NIP-45 COUNT answer. Filters are checked as by hiroba_query (a bad one:
+** NULL with HIROBA_EINVAL and the reason); "limit" is ignored, since a
+** count is of every match. Answered by SQL count(*) over the indexes,
+** without reading any event's JSON. Deleted, replaced and evicted events
+** are not stored, so not counted. Caller frees. */
+char *hiroba_count(int db, const char *filter_json);
 
 /* Releases a string returned by this API. NULL is fine. */
 void hiroba_free(void *ptr);

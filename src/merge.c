@@ -15,6 +15,13 @@
 ** tombstone lookups, and only then the signature check, which costs more
 ** than everything else together.
 **
+** REQ is answered with the stored matches and EOSE; COUNT (NIP-45) with
+** ["COUNT", sub, {"count": n}] from store_count, which counts over the
+** indexes without reading events; a bad filter in either gets CLOSED.
+** Relay-to-client frames (OK, EOSE, NOTICE, CLOSED, and a peer's COUNT
+** answer, ["COUNT", sub, {"count": n}]) are information for the sync
+** driver and never answered, so two peers cannot loop.
+**
 ** NIP-77 frames drive the Negentropy sessions kept here (negentropy.c is
 ** the protocol): NEG-OPEN opens one as the responder, NEG-MSG advances
 ** either role, NEG-CLOSE and NEG-ERR end one. As the initiator, what each
@@ -214,6 +221,36 @@ static int valid_subid(const cJSON *sub) {
   return n >= 1 && n <= MAX_SUBID;
 }
 
+/* The filters of a REQ or COUNT frame (the items after sub), borrowed by
+** reference into a new array that store_query and store_count take (a
+** non-object becomes null, which they refuse). NULL when out of memory
+** (r->rc set). */
+static cJSON *frame_filters(result *r, const cJSON *sub) {
+  cJSON *filters = cJSON_CreateArray();
+  if (!filters) { r->rc = HIROBA_ENOMEM; return NULL; }
+  for (const cJSON *f = sub->next; f; f = f->next) {
+    cJSON *ref = cJSON_CreateObjectReference(f->child);
+    if (!cJSON_IsObject(f)) {
+      cJSON_Delete(ref);
+      ref = cJSON_CreateNull();
+    }
+    if (!ref) { cJSON_Delete(filters); r->rc = HIROBA_ENOMEM; return NULL; }
+    cJSON_AddItemToArray(filters, ref);
+  }
+  return filters;
+}
+
+/* A bad filter: ["CLOSED", sub, zReason], and the frame rejected. */
+static void reply_closed(result *r, const cJSON *sub, const char *zReason) {
+  list_sep(&r->replies);
+  strbuf_puts(&r->replies, "[\"CLOSED\",");
+  put_subid(&r->replies, sub);
+  strbuf_putc(&r->replies, ',');
+  strbuf_json_string(&r->replies, zReason, strlen(zReason));
+  strbuf_putc(&r->replies, ']');
+  reject(r, NULL, zReason);
+}
+
 /* ["REQ", sub, filter, ...]: stored matches, then EOSE (or CLOSED). */
 static void merge_req(result *r, store *s, const cJSON *frame) {
   const cJSON *sub = cJSON_GetArrayItem(frame, 1);
@@ -221,18 +258,8 @@ static void merge_req(result *r, store *s, const cJSON *frame) {
     reject_frame(r, "invalid: REQ needs a subscription id of 1 to 64 chars");
     return;
   }
-  cJSON *filters = cJSON_CreateArray();
-  if (!filters) { r->rc = HIROBA_ENOMEM; return; }
-  /* The filters are borrowed into a temporary array by reference. */
-  for (const cJSON *f = sub->next; f; f = f->next) {
-    cJSON *ref = cJSON_CreateObjectReference(f->child);
-    if (!cJSON_IsObject(f)) {
-      cJSON_Delete(ref);
-      ref = cJSON_CreateNull();
-    }
-    if (!ref) { cJSON_Delete(filters); r->rc = HIROBA_ENOMEM; return; }
-    cJSON_AddItemToArray(filters, ref);
-  }
+  cJSON *filters = frame_filters(r, sub);
+  if (!filters) return;
   req_ctx c = {r, sub, MERGE_REQ_MAX_BYTES};
   size_t mark = r->replies.n;
   const char *zReason = "invalid: bad filter";
@@ -243,13 +270,7 @@ static void merge_req(result *r, store *s, const cJSON *frame) {
     /* Drop any partial answer, then close the subscription with why. */
     r->replies.n = mark;
     if (r->replies.z) r->replies.z[mark] = 0;
-    list_sep(&r->replies);
-    strbuf_puts(&r->replies, "[\"CLOSED\",");
-    put_subid(&r->replies, sub);
-    strbuf_putc(&r->replies, ',');
-    strbuf_json_string(&r->replies, zReason, strlen(zReason));
-    strbuf_putc(&r->replies, ']');
-    reject(r, NULL, zReason);
+    reply_closed(r, sub, zReason);
     return;
   }
   if (rc < 0) { r->rc = rc; return; }
@@ -257,6 +278,42 @@ static void merge_req(result *r, store *s, const cJSON *frame) {
   strbuf_puts(&r->replies, "[\"EOSE\",");
   put_subid(&r->replies, sub);
   strbuf_putc(&r->replies, ']');
+}
+
+/* 1 when a COUNT frame is a peer's answer, ["COUNT", sub, {"count": n}]:
+** three items, the last an object holding only a non-negative integer
+** "count". No filter looks like that ("count" is not a filter field), so
+** an answer is never taken for a question. */
+static int is_count_answer(const cJSON *frame, int n) {
+  const cJSON *o = cJSON_GetArrayItem(frame, 2);
+  long long v;
+  return n == 3 && cJSON_IsObject(o) && o->child && !o->child->next &&
+         strcmp(o->child->string, "count") == 0 &&
+         json_get_int(o->child, 0, 9007199254740991LL, &v) == 0;
+}
+
+/* ["COUNT", sub, filter, ...] (NIP-45): ["COUNT", sub, {"count": n}], or
+** CLOSED for a bad filter as REQ has. */
+static void merge_count(result *r, store *s, const cJSON *frame) {
+  const cJSON *sub = cJSON_GetArrayItem(frame, 1);
+  if (!valid_subid(sub)) {
+    reject_frame(r, "invalid: COUNT needs a subscription id of 1 to 64 chars");
+    return;
+  }
+  cJSON *filters = frame_filters(r, sub);
+  if (!filters) return;
+  const char *zReason = "invalid: bad filter";
+  int64_t nCount = 0;
+  int rc = store_count(s, filters, &nCount, NULL, &zReason);
+  cJSON_Delete(filters);
+  if (rc == HIROBA_EINVAL) { reply_closed(r, sub, zReason); return; }
+  if (rc < 0) { r->rc = rc; return; }
+  list_sep(&r->replies);
+  strbuf_puts(&r->replies, "[\"COUNT\",");
+  put_subid(&r->replies, sub);
+  strbuf_puts(&r->replies, ",{\"count\":");
+  strbuf_int(&r->replies, nCount);
+  strbuf_puts(&r->replies, "}]");
 }
 
 /* --- NIP-77 sessions ------------------------------------------------------- */
@@ -713,6 +770,14 @@ static void merge_frame(result *r, store *s, const cJSON *frame) {
   } else if (strcmp(zType, "REQ") == 0) {
     if (n < 3) reject_frame(r, "invalid: REQ takes a subscription id and filters");
     else merge_req(r, s, frame);
+  } else if (strcmp(zType, "COUNT") == 0) {
+    if (is_count_answer(frame, n)) {
+      /* A peer's answer to a COUNT: information, like EOSE. */
+    } else if (n < 3) {
+      reject_frame(r, "invalid: COUNT takes a subscription id and filters");
+    } else {
+      merge_count(r, s, frame);
+    }
   } else if (strcmp(zType, "CLOSE") == 0) {
     /* Stored answers are complete when sent; live subscriptions are the
     ** sync driver's, so there is nothing to close here. */

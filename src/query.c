@@ -3,7 +3,10 @@
 **
 ** Each filter becomes one SELECT over the event table; several filters are
 ** OR-ed with UNION (which also drops an event matched twice) and the whole
-** is ordered newest first, ties by lowest id. Lists (ids, authors, kinds,
+** is ordered newest first, ties by lowest id. A count (NIP-45) is the same
+** UNION over `seq` alone, unordered and without limits, under count(*):
+** the indexes on event (and the tag table for #x) answer it, and no row's
+** json is read (a filter of tags alone never touches the event table). Lists (ids, authors, kinds,
 ** tag values) are bound as one parameter each and read with hiroba_list()
 ** (sql_list.h), so a filter of any length needs a fixed number of SQL
 ** parameters and no statement text grows with the data.
@@ -83,8 +86,34 @@ static int check_hex_list(const cJSON *list) {
   return 0;
 }
 
+/* add_filter's maxLimit for a count: every match, in no order; the
+** filter's own limit is checked but ignored (NIP-45 counts all matches),
+** and without ORDER BY nothing steers SQLite towards the time index. */
+#define ALL_MATCHES (-2)
+
+/* A "#x" key: a filter on a single-letter tag. */
+static int is_tag_key(const char *k) {
+  return k[0] == '#' && ((k[1] >= 'a' && k[1] <= 'z') ||
+                         (k[1] >= 'A' && k[1] <= 'Z')) && k[2] == 0;
+}
+
+/* 1 when a filter names tags and nothing else but a limit. A count of
+** such a filter reads the tag table alone: every tag row belongs to a
+** stored event (store.c inserts and removes them together), so the
+** event table's pages -- which hold the json -- are never visited. */
+static int tags_only(const cJSON *f) {
+  const cJSON *it;
+  int nTag = 0;
+  cJSON_ArrayForEach(it, f) {
+    if (is_tag_key(it->string)) nTag++;
+    else if (strcmp(it->string, "limit") != 0) return 0;
+  }
+  return nTag > 0;
+}
+
 /* Appends one filter's SELECT of the columns zCols (from the event
-** table); 0, or -1 with *pzReason. */
+** table), newest first and at most maxLimit rows (-1: no cap but the
+** filter's own limit; ALL_MATCHES above); 0, or -1 with *pzReason. */
 static int add_filter(builder *b, const cJSON *f, int64_t maxLimit,
                       const char *zCols, const char **pzReason) {
   if (!cJSON_IsObject(f)) {
@@ -96,11 +125,12 @@ static int add_filter(builder *b, const cJSON *f, int64_t maxLimit,
     return -1;
   }
   long long limit = maxLimit;
+  int bTags = maxLimit == ALL_MATCHES && tags_only(f), nTag = 0;
   strbuf_puts(&b->sql, "SELECT ");
   strbuf_puts(&b->sql, zCols);
   strbuf_puts(&b->sql, " FROM (SELECT ");
-  strbuf_puts(&b->sql, zCols);
-  strbuf_puts(&b->sql, " FROM event WHERE 1");
+  strbuf_puts(&b->sql, bTags ? "DISTINCT ev AS seq FROM tag WHERE 1" : zCols);
+  if (!bTags) strbuf_puts(&b->sql, " FROM event WHERE 1");
   const cJSON *it;
   cJSON_ArrayForEach(it, f) {
     const char *k = it->string;
@@ -132,25 +162,30 @@ static int add_filter(builder *b, const cJSON *f, int64_t maxLimit,
         return -1;
       }
       if (maxLimit < 0 || v < maxLimit) limit = v;
-    } else if (k[0] == '#' && ((k[1] >= 'a' && k[1] <= 'z') ||
-                               (k[1] >= 'A' && k[1] <= 'Z')) && k[2] == 0) {
+    } else if (is_tag_key(k)) {
       const cJSON *value;
       if (!cJSON_IsArray(it)) goto bad_tags;
       cJSON_ArrayForEach(value, it) {
         if (!cJSON_IsString(value)) goto bad_tags;
       }
       char zName[2] = {k[1], 0};
-      strbuf_puts(&b->sql, " AND seq IN (SELECT ev FROM tag WHERE name=");
+      /* A tags-only count selects from its first tag's rows themselves. */
+      int bOuter = bTags && nTag++ == 0;
+      strbuf_puts(&b->sql, bOuter ? " AND name="
+                         : bTags  ? " AND ev IN (SELECT ev FROM tag WHERE name="
+                                  : " AND seq IN (SELECT ev FROM tag WHERE name=");
       add_param(b, strdup(zName), NULL, 1, 0);
       add_list(b, "value", it, SQL_LIST_TEXT);
-      strbuf_puts(&b->sql, ")");
+      if (!bOuter) strbuf_puts(&b->sql, ")");
     } else {
       *pzReason = "invalid: unsupported filter field";
       return -1;
     }
   }
-  strbuf_puts(&b->sql, " ORDER BY created_at DESC, id LIMIT ");
-  add_int(b, limit);
+  if (maxLimit != ALL_MATCHES) {
+    strbuf_puts(&b->sql, " ORDER BY created_at DESC, id LIMIT ");
+    add_int(b, limit);
+  }
   strbuf_puts(&b->sql, ")");
   return 0;
 
@@ -192,27 +227,33 @@ static void builder_free(builder *b) {
   strbuf_free(&b->sql);
 }
 
+/* Appends the filters (a cJSON array of 1 to MAX_FILTERS filter objects)
+** as one UNION of add_filter SELECTs; 0, or HIROBA_EINVAL with *pzReason. */
+static int add_filters(builder *b, const cJSON *filters, int64_t maxLimit,
+                       const char *zCols, const char **pzReason) {
+  int n = cJSON_GetArraySize(filters);
+  if (!cJSON_IsArray(filters) || n < 1 || n > MAX_FILTERS) {
+    *pzReason = "invalid: expected from 1 to 64 filters";
+    return HIROBA_EINVAL;
+  }
+  const cJSON *f;
+  int i = 0;
+  cJSON_ArrayForEach(f, filters) {
+    if (i++) strbuf_puts(&b->sql, " UNION ");
+    if (add_filter(b, f, maxLimit, zCols, pzReason)) return HIROBA_EINVAL;
+  }
+  return HIROBA_OK;
+}
+
 int store_query(store *s, const cJSON *filters, int64_t maxLimit,
                 int (*xRow)(void *pCtx, const char *zJson, int nJson),
                 void *pCtx, const char **pzReason) {
   builder b;
   memset(&b, 0, sizeof b);
   strbuf_init(&b.sql);
-  int rc = HIROBA_OK, n = cJSON_GetArraySize(filters);
-  if (!cJSON_IsArray(filters) || n < 1 || n > MAX_FILTERS) {
-    *pzReason = "invalid: expected from 1 to 64 filters";
-    return HIROBA_EINVAL;
-  }
   strbuf_puts(&b.sql, "SELECT json FROM (");
-  const cJSON *f;
-  int i = 0;
-  cJSON_ArrayForEach(f, filters) {
-    if (i++) strbuf_puts(&b.sql, " UNION ");
-    if (add_filter(&b, f, maxLimit, "created_at, id, json", pzReason)) {
-      rc = HIROBA_EINVAL;
-      goto done;
-    }
-  }
+  int rc = add_filters(&b, filters, maxLimit, "created_at, id, json", pzReason);
+  if (rc) goto done;
   strbuf_puts(&b.sql, ") ORDER BY created_at DESC, id");
 
   sqlite3_stmt *q = NULL;
@@ -224,6 +265,37 @@ int store_query(store *s, const cJSON *filters, int64_t maxLimit,
     if (stop) { rc = stop; break; }
   }
   if (src != SQLITE_ROW && src != SQLITE_DONE) rc = store_fail(s, src, "cannot query");
+  sqlite3_finalize(q);
+
+done:
+  builder_free(&b);
+  return rc;
+}
+
+int store_count(store *s, const cJSON *filters, int64_t *pnCount,
+                store_count_cost *pCost, const char **pzReason) {
+  *pnCount = 0;
+  builder b;
+  memset(&b, 0, sizeof b);
+  strbuf_init(&b.sql);
+  /* UNION over seq: an event two filters match is counted once. */
+  strbuf_puts(&b.sql, "SELECT count(*) FROM (");
+  int rc = add_filters(&b, filters, ALL_MATCHES, "seq", pzReason);
+  if (rc) goto done;
+  strbuf_puts(&b.sql, ")");
+
+  sqlite3_stmt *q = NULL;
+  if ((rc = prepare(s, &b, &q)) != HIROBA_OK) goto done;
+  int cur = 0, hi = 0, missBefore = 0;
+  if (pCost) sqlite3_db_status(store_db(s), SQLITE_DBSTATUS_CACHE_MISS, &missBefore, &hi, 0);
+  int src = sqlite3_step(q);
+  if (src == SQLITE_ROW) *pnCount = sqlite3_column_int64(q, 0);
+  else rc = store_fail(s, src, "cannot count");
+  if (pCost) {
+    sqlite3_db_status(store_db(s), SQLITE_DBSTATUS_CACHE_MISS, &cur, &hi, 0);
+    pCost->nPageRead = cur - missBefore;
+    pCost->nFullScanStep = sqlite3_stmt_status(q, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0);
+  }
   sqlite3_finalize(q);
 
 done:

@@ -1,7 +1,7 @@
 /*
 ** store.h -- the SQLite store: schema, the storage rules of DESIGN §2
 ** (duplicates, replaceable kinds, deletions and tombstones, mutes), the
-** local identity, and NIP-01 filter queries.
+** local identity, and NIP-01 filter queries and NIP-45 counts.
 **
 ** The store owns one SQLite connection in exclusive locking mode; the
 ** engine (hiroba.c) owns the store. Return values are HIROBA_* codes unless
@@ -131,6 +131,24 @@ int store_insert(store *s, const event *ev, const char *zJson, size_t nJson,
 int store_query(store *s, const cJSON *filters, int64_t maxLimit,
                 int (*xRow)(void *pCtx, const char *zJson, int nJson),
                 void *pCtx, const char **pzReason);
+
+/* What a count's statement did, so that tests can hold store_count to
+** answering from indexes: steps of loops over a whole table or index
+** (SQLITE_STMTSTATUS_FULLSCAN_STEP; 0 when every loop was an index
+** lookup), and pages read from storage rather than the page cache. */
+typedef struct store_count_cost {
+  int64_t nFullScanStep;
+  int64_t nPageRead;
+} store_count_cost;
+
+/* *pnCount = the number of stored events matching the filters (a cJSON
+** array of filter objects, OR-ed: an event matched twice counts once),
+** NIP-45 COUNT. Each filter is checked as by store_query, and its "limit"
+** is ignored (a count is of every match). Deleted, replaced and evicted
+** events are not in the store, so never counted. pCost may be NULL. A
+** bad filter gives HIROBA_EINVAL with *pzReason ("invalid: ..."). */
+int store_count(store *s, const cJSON *filters, int64_t *pnCount,
+                store_count_cost *pCost, const char **pzReason);
 
 /* Calls xItem with (created_at, id) of every event matching one filter
 ** object, ascending by (created_at, id): the item set of a Negentropy

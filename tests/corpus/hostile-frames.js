@@ -414,10 +414,23 @@ export function hostileFrames() {
     ['NEG-CLOSE alone', '["NEG-CLOSE"]'], ['NEG-ERR from peer', '["NEG-ERR","n","blocked: no"]'],
   ]) add(what, f, 'any');
 
+  // --- NIP-45 COUNT: a sound one is answered with its count (nothing is
+  // stored), a bad one refused like a REQ
+  add('COUNT of everything', '["COUNT","s",{}]', 'any');
+  add('COUNT answer from a peer', '["COUNT","s",{"count":3}]', 'any');
+  for (const [what, f] of [
+    ['alone', '["COUNT"]'], ['without filters', '["COUNT","s"]'], ['with a numeric sub id', '["COUNT",1,{}]'],
+    ['with a 65-char sub id', `["COUNT","${'s'.repeat(65)}",{}]`], ['string filter', '["COUNT","s","x"]'],
+    ['unknown filter field', '["COUNT","s",{"search":"x"}]'], ['negative limit', '["COUNT","s",{"limit":-1}]'],
+    ['answer with a negative count', '["COUNT","s",{"count":-1}]'],
+    ['answer with a second field', '["COUNT","s",{"count":3,"kinds":[1]}]'],
+    ['65 filters', `["COUNT","s"${',{}'.repeat(65)}]`],
+  ]) add(`COUNT ${what}`, f);
+
   // --- unknown frame types
   for (const [what, f] of [
     ['FOO', '["FOO"]'], ['lowercase event', J(['event', BAD])], ['AUTH', '["AUTH","challenge"]'],
-    ['COUNT', '["COUNT","s",{}]'], ['empty type', '["",1]'], ['numeric type', '[1]'], ['null type', '[null]'],
+    ['empty type', '["",1]'], ['numeric type', '[1]'], ['null type', '[null]'],
     ['true type', '[true]'], ['object type', '[{}]'], ['type with a space', J(['EVENT ', BAD])],
     ['NEG-FOO', '["NEG-FOO","n"]'], ['type of 64 KiB', J(['E'.repeat(65536)])],
   ]) add(`unknown type ${what}`, f);

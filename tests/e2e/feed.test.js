@@ -105,6 +105,43 @@ test('bad names and bad input are clear errors, and the worker keeps serving', a
   await page.close();
 });
 
+test('feed.count in the worker: filters, unions counted once, deletions, bad filters, a second tab', async () => {
+  const { page, errors } = await openPage();
+  const out = await page.evaluate(async () => {
+    const feed = await window.hiroba.openFeed({ name: 'count' });
+    const { pubkey } = await feed.identity();
+    const posts = [];
+    for (const text of ['one', 'two', 'three']) posts.push(await feed.post(text));
+    await feed.react(posts[0].id);
+    await feed.delete(posts[2].id);
+    const counts = {
+      all: await feed.count({}),
+      notes: await feed.count({ kinds: [1], authors: [pubkey], limit: 1 }),
+      reactions: await feed.count({ kinds: [7], '#e': [posts[0].id] }),
+      union: await feed.count([{ kinds: [1] }, { ids: [posts[0].id] }, { '#e': [posts[0].id] }]),
+    };
+    let bad = null;
+    try { await feed.count({ search: 'x' }); } catch (e) { bad = [e.name, e.code, e.message]; }
+    // A second openFeed of the name is a follower: its count goes through
+    // the owner worker.
+    const other = await window.hiroba.openFeed({ name: 'count' });
+    const fromFollower = await other.count([{ kinds: [1] }, { kinds: [5] }]);
+    const peerAnswer = (await feed.merge(['COUNT', 'c', { kinds: [1] }])).replies;
+    await other.close();
+    await feed.close();
+    return { counts, bad, fromFollower, peerAnswer };
+  });
+  // two notes, one reaction, one deletion (the third note is gone)
+  assert.deepEqual(out.counts, { all: 4, notes: 2, reactions: 1, union: 3 });
+  assert.equal(out.bad[0], 'HirobaError');
+  assert.equal(out.bad[1], -1);
+  assert.match(out.bad[2], /invalid: unsupported filter field/);
+  assert.equal(out.fromFollower, 3);
+  assert.deepEqual(out.peerAnswer, [['COUNT', 'c', { count: 2 }]]);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('two tabs share one database; the other tab takes over when the owner closes', async () => {
   const a = await openPage();
   const b = await openPage();

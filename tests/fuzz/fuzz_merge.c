@@ -100,7 +100,7 @@ static void check_result(const char *zRes) {
   FUZZ_CHECK(cJSON_IsArray(list), "replies is not an array: %.300s", zRes);
   cJSON_ArrayForEach(p, list) {
     static const char *const azType[] = {
-      "OK", "EVENT", "EOSE", "CLOSED", "NOTICE", "NEG-MSG", "NEG-ERR", "NEG-CLOSE",
+      "OK", "EVENT", "EOSE", "COUNT", "CLOSED", "NOTICE", "NEG-MSG", "NEG-ERR", "NEG-CLOSE",
     };
     const cJSON *type = cJSON_GetArrayItem(p, 0);
     int known = 0;

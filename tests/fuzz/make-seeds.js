@@ -177,6 +177,9 @@ function mergeSeeds(put) {
   put('eose', J(['EOSE', 's1']));
   put('notice', J(['NOTICE', 'hello']));
   put('closed', J(['CLOSED', 's1', 'error: x']));
+  put('count-authors', J(['COUNT', 'c1', { authors: [alice.pk], kinds: [1, 7] }]));
+  put('count-union', J(['COUNT', 'c1', { kinds: [1] }, { '#e': [a1.id] }, { '#p': [bob.pk], '#t': ['hiroba'] }]));
+  put('count-answer', J(['COUNT', 'c1', { count: 3 }]));
 
   const stored = [b1, a1, a2, a3, aProf2, aFollow, bTags].map((e) => ({ ts: e.created_at, id: e.id }));
   const ex = exchange(variant(stored, 2, 3, 'merge'), stored, 4096);

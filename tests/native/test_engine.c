@@ -1,15 +1,19 @@
 /*
 ** test_engine.c -- the public API (hiroba.h) end to end, natively, under
 ** AddressSanitizer + UBSan: open, identity, post, query, merge between two
-** databases, REQ answers, the storage rules, reopen.
+** databases, REQ answers, the storage rules, reopen; NIP-45 counts, and
+** that a count is answered from indexes.
 */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
+#include "cJSON.h"
 #include "check.h"
 #include "hiroba.h"
+#include "store.h"
 
 static char zDir[] = "/tmp/hiroba-test-engine-XXXXXX";
 
@@ -58,6 +62,266 @@ static void remove_db(const char *zName) {
   unlink(z);
   snprintf(z, sizeof z, "%s-journal", path(zName));
   unlink(z);
+}
+
+/* hiroba_count's n, or -1 when it failed. */
+static long long count(int db, const char *zFilter) {
+  char *z = hiroba_count(db, zFilter);
+  long long n = -1;
+  if (z && sscanf(z, "{\"count\":%lld}", &n) != 1) n = -2;
+  hiroba_free(z);
+  return n;
+}
+
+/* count() of a filter written with printf's format. */
+static long long countf(int db, const char *zFmt, ...) {
+  char z[600];
+  va_list ap;
+  va_start(ap, zFmt);
+  vsnprintf(z, sizeof z, zFmt, ap);
+  va_end(ap);
+  return count(db, z);
+}
+
+/* The "id" of an event text (static buffer). */
+static const char *id_of(const char *zEvent) {
+  static char z[65];
+  const char *p = zEvent ? strstr(zEvent, "\"id\":\"") : NULL;
+  memset(z, 0, sizeof z);
+  if (p) memcpy(z, p + 6, 64);
+  return z;
+}
+
+/* Signs and stores a draft {kind, created_at, tags, content}; the event's
+** text (caller frees). */
+static char *post_at(int db, int kind, int at, const char *zTags) {
+  char zDraft[600];
+  snprintf(zDraft, sizeof zDraft,
+           "{\"kind\":%d,\"created_at\":%d,\"content\":\"\",\"tags\":%s}", kind, at, zTags);
+  char *z = hiroba_post(db, zDraft);
+  CHECK(z != NULL);
+  return z;
+}
+
+/* Counts: each filter field, limits ignored, unions counted once,
+** deleted and replaced events left out, bad filters refused, and the
+** COUNT frame between peers. */
+static void test_count(void) {
+  int a = hiroba_open(path("count-a.db"));
+  int b = hiroba_open(path("count-b.db"));
+  CHECK(a > 0 && b > 0);
+  char zX[65];
+  memset(zX, 'c', 64);
+  zX[64] = 0;
+  char zTags[300], zF[600];
+  char *e1 = post_at(a, 1, 1000, "[]");
+  char zE1[65];
+  snprintf(zE1, sizeof zE1, "%s", id_of(e1));
+  snprintf(zTags, sizeof zTags, "[[\"p\",\"%s\"]]", zX);
+  char *e2 = post_at(a, 1, 2000, zTags);
+  snprintf(zTags, sizeof zTags, "[[\"e\",\"%s\"],[\"p\",\"%s\"]]", zE1, zX);
+  char *e3 = post_at(a, 7, 3000, zTags);
+  snprintf(zTags, sizeof zTags, "[[\"e\",\"%s\"]]", zE1);
+  char *e4 = post_at(a, 7, 4000, zTags);
+  snprintf(zTags, sizeof zTags, "[[\"e\",\"%s\"]]", id_of(e2));
+  char *e5 = post_at(a, 1, 5000, zTags);
+  snprintf(zTags, sizeof zTags, "[[\"e\",\"%s\"]]", zE1);
+  char *b1 = post_at(b, 1, 1500, zTags);
+  hiroba_free(merge(a, "[\"EVENT\",%s]", b1));
+  char zA[65], zB[65];
+  char *zIdA = hiroba_identity(a), *zIdB = hiroba_identity(b);
+  snprintf(zA, sizeof zA, "%s", zIdA ? zIdA + 11 : "");
+  snprintf(zB, sizeof zB, "%s", zIdB ? zIdB + 11 : "");
+
+  char *z = hiroba_count(a, "{}");
+  CHECK(z && strcmp(z, "{\"count\":6}") == 0);
+  hiroba_free(z);
+  CHECK(countf(a, "{\"ids\":[\"%s\",\"%s\"]}", zE1, id_of(e2)) == 2);
+  CHECK(countf(a, "{\"ids\":[\"%s\",\"%s\"]}", zE1, zX) == 1);
+  CHECK(countf(a, "{\"authors\":[\"%s\"]}", zA) == 5);
+  CHECK(countf(a, "{\"authors\":[\"%s\"]}", zB) == 1);
+  CHECK(countf(a, "{\"authors\":[\"%s\",\"%s\"],\"kinds\":[1]}", zA, zB) == 4);
+  CHECK(count(a, "{\"kinds\":[7]}") == 2);
+  CHECK(count(a, "{\"kinds\":[1,7]}") == 6);
+  CHECK(countf(a, "{\"#e\":[\"%s\"]}", zE1) == 3);
+  CHECK(countf(a, "{\"#p\":[\"%s\"]}", zX) == 2);
+  CHECK(countf(a, "{\"#e\":[\"%s\"],\"#p\":[\"%s\"]}", zE1, zX) == 1);
+  CHECK(countf(a, "{\"kinds\":[7],\"#e\":[\"%s\"]}", zE1) == 2);
+  CHECK(count(a, "{\"since\":2000}") == 4);
+  CHECK(count(a, "{\"until\":2000}") == 3);
+  CHECK(count(a, "{\"since\":1500,\"until\":3000}") == 3);
+  CHECK(count(a, "{\"since\":9000}") == 0);
+  /* NIP-45 counts every match: limit is checked, then ignored. */
+  CHECK(count(a, "{\"kinds\":[1],\"limit\":1}") == 4);
+  CHECK(count(a, "{\"limit\":0}") == 6);
+  /* Unions: an event that several filters match counts once. */
+  CHECK(countf(a, "[{\"kinds\":[7]},{\"#e\":[\"%s\"]}]", zE1) == 3);
+  CHECK(countf(a, "[{\"authors\":[\"%s\"]},{\"kinds\":[1]}]", zA) == 6);
+  CHECK(count(a, "[{\"kinds\":[7]},{\"kinds\":[7]},{\"since\":4000}]") == 3);
+  /* The same matches as a query, which reads them. */
+  snprintf(zF, sizeof zF, "[{\"authors\":[\"%s\"]},{\"kinds\":[1]}]", zA);
+  char *zq = hiroba_query(a, zF);
+  CHECK(count_objects(zq) == 6);
+  hiroba_free(zq);
+
+  /* Deleted and replaced events are gone from the store, so from counts. */
+  snprintf(zTags, sizeof zTags, "[[\"e\",\"%s\"]]", id_of(e4));
+  char *zDel = post_at(a, 5, 6000, zTags);
+  CHECK(count(a, "{\"kinds\":[7]}") == 1);
+  CHECK(countf(a, "{\"#e\":[\"%s\"]}", zE1) == 2);
+  CHECK(count(a, "{\"kinds\":[5]}") == 1);
+  CHECK(count(a, "{}") == 6);
+  hiroba_free(post_at(a, 0, 7000, "[]"));
+  hiroba_free(post_at(a, 0, 7001, "[]"));
+  CHECK(count(a, "{\"kinds\":[0]}") == 1);
+
+  /* Bad filters: refused as a query refuses them, with the reason. */
+  CHECK(hiroba_count(a, "{\"search\":\"x\"}") == NULL && hiroba_errcode() == HIROBA_EINVAL);
+  CHECK(contains(hiroba_errmsg(), "invalid: unsupported filter field"));
+  CHECK(hiroba_count(a, "{\"limit\":-1}") == NULL && hiroba_errcode() == HIROBA_EINVAL);
+  CHECK(contains(hiroba_errmsg(), "limit"));
+  CHECK(hiroba_count(a, "{\"kinds\":[\"1\"]}") == NULL && hiroba_errcode() == HIROBA_EINVAL);
+  CHECK(hiroba_count(a, "{\"#e\":\"x\"}") == NULL && hiroba_errcode() == HIROBA_EINVAL);
+  CHECK(hiroba_count(a, "{\"ids\":[\"ABC\"]}") == NULL && hiroba_errcode() == HIROBA_EINVAL);
+  CHECK(hiroba_count(a, "[]") == NULL && contains(hiroba_errmsg(), "from 1 to 64 filters"));
+  CHECK(hiroba_count(a, "[{},7]") == NULL && contains(hiroba_errmsg(), "must be an object"));
+  CHECK(hiroba_count(a, "not json") == NULL && hiroba_errcode() == HIROBA_EINVAL);
+  CHECK(hiroba_count(a, NULL) == NULL && hiroba_errcode() == HIROBA_EINVAL);
+  CHECK(hiroba_count(99, "{}") == NULL && hiroba_errcode() == HIROBA_EHANDLE);
+  {
+    char zMany[65 * 3 + 3] = "[";
+    for (int i = 0; i < 65; i++) strcat(zMany, i ? ",{}" : "{}");
+    strcat(zMany, "]");
+    CHECK(hiroba_count(a, zMany) == NULL && hiroba_errcode() == HIROBA_EINVAL);
+    zMany[strlen(zMany) - 4] = ']';
+    zMany[strlen(zMany) - 3] = 0;
+    CHECK(count(a, zMany) == 7);
+  }
+
+  /* COUNT between peers: answered, refused with CLOSED, or (a peer's
+  ** answer) ignored. */
+  static const char *const aFrame[][2] = {
+    {"[\"COUNT\",\"c1\",{\"kinds\":[1]},{\"kinds\":[0,1]}]",
+     "\"rejected\":[],\"replies\":[[\"COUNT\",\"c1\",{\"count\":5}]]"},
+    {"[\"COUNT\",\"c2\",{\"kinds\":[1],\"search\":\"x\"}]",
+     "\"reason\":\"invalid: unsupported filter field\"}],"
+     "\"replies\":[[\"CLOSED\",\"c2\",\"invalid: unsupported filter field\"]]"},
+    {"[\"COUNT\",\"c3\",\"x\"]", "[\"CLOSED\",\"c3\",\"invalid: a filter must be an object\"]"},
+    {"[\"COUNT\",\"c4\",{\"count\":5}]", "\"rejected\":[],\"replies\":[]"},
+    {"[\"COUNT\",\"c5\",{\"count\":5},{}]", "[\"CLOSED\",\"c5\",\"invalid: unsupported filter field\"]"},
+    {"[\"COUNT\",\"c6\"]", "[\"NOTICE\",\"invalid: COUNT takes a subscription id and filters\"]"},
+    {"[\"COUNT\",7,{}]", "[\"NOTICE\",\"invalid: COUNT needs a subscription id"},
+  };
+  for (size_t i = 0; i < sizeof aFrame / sizeof aFrame[0]; i++) {
+    char *zr = hiroba_merge(a, aFrame[i][0]);
+    CHECK(contains(zr, aFrame[i][1]));
+    if (!contains(zr, aFrame[i][1])) fprintf(stderr, "  %s -> %s\n", aFrame[i][0], zr);
+    hiroba_free(zr);
+  }
+
+  hiroba_free(e1); hiroba_free(e2); hiroba_free(e3); hiroba_free(e4);
+  hiroba_free(e5); hiroba_free(b1); hiroba_free(zDel);
+  hiroba_free(zIdA); hiroba_free(zIdB);
+  hiroba_close(a); hiroba_close(b);
+  remove_db("count-a.db"); remove_db("count-b.db");
+}
+
+/* store_count of one filter on a freshly opened store (a cold page
+** cache), with what it cost. */
+static long long cold_count(const char *zFilter, store_count_cost *pCost) {
+  store *s = NULL;
+  int rc = store_open(path("plan.db"), &s);
+  CHECK(rc == 0);
+  cJSON *filters = cJSON_Parse(zFilter);
+  if (cJSON_IsObject(filters)) {
+    cJSON *one = cJSON_CreateArray();
+    cJSON_AddItemToArray(one, filters);
+    filters = one;
+  }
+  int64_t n = -1;
+  const char *zReason = "";
+  memset(pCost, 0, sizeof *pCost);
+  if (rc == 0 && filters) rc = store_count(s, filters, &n, pCost, &zReason);
+  CHECK(rc == 0);
+  cJSON_Delete(filters);
+  store_close(s);
+  return rc ? -1 : (long long)n;
+}
+
+/* A count is answered from indexes: no loop over a whole table or index
+** (SQLite's full-scan step counter stays 0 while the unindexed count of
+** everything moves it), and for authors, kinds, ids and time ranges a
+** handful of pages, where visiting the rows (each about a page of
+** content here) would read one page per event. */
+static void test_count_plan(void) {
+  enum { N = 120 };
+  int a = hiroba_open(path("plan.db"));
+  CHECK(a > 0);
+  static char zDraft[16000];
+  char zFirst[65] = {0};
+  for (int i = 0; i < N; i++) {
+    int n = snprintf(zDraft, sizeof zDraft,
+                     "{\"kind\":%d,\"created_at\":%d,\"tags\":[[\"e\",\"%064d\"]],\"content\":\"",
+                     i % 2 ? 7 : 1, 1000 + i, i % 3);
+    memset(zDraft + n, 'x', 6000);
+    strcpy(zDraft + n + 6000, "\"}");
+    char *z = hiroba_post(a, zDraft);
+    CHECK(z != NULL);
+    if (i == 0) memcpy(zFirst, id_of(z), 64);
+    hiroba_free(z);
+  }
+  char *zId = hiroba_identity(a);
+  char zA[65];
+  snprintf(zA, sizeof zA, "%s", zId ? zId + 11 : "");
+  hiroba_free(zId);
+  hiroba_close(a);
+
+  char zF[300];
+  store_count_cost cost;
+  snprintf(zF, sizeof zF, "{\"authors\":[\"%s\"]}", zA);
+  CHECK(cold_count(zF, &cost) == N);
+  CHECK(cost.nFullScanStep == 0);
+  CHECK(cost.nPageRead > 0 && cost.nPageRead < 20);
+  snprintf(zF, sizeof zF, "{\"authors\":[\"%s\"],\"kinds\":[7],\"since\":1010}", zA);
+  CHECK(cold_count(zF, &cost) == (N - 10) / 2);
+  CHECK(cost.nFullScanStep == 0 && cost.nPageRead < 20);
+  CHECK(cold_count("{\"kinds\":[1]}", &cost) == N / 2);
+  CHECK(cost.nFullScanStep == 0 && cost.nPageRead < 20);
+  CHECK(cold_count("{\"since\":1100,\"until\":1109}", &cost) == 10);
+  CHECK(cost.nFullScanStep == 0 && cost.nPageRead < 20);
+  snprintf(zF, sizeof zF, "{\"ids\":[\"%s\"]}", zFirst);
+  CHECK(cold_count(zF, &cost) == 1);
+  CHECK(cost.nFullScanStep == 0 && cost.nPageRead < 20);
+  snprintf(zF, sizeof zF, "[{\"kinds\":[1]},{\"authors\":[\"%s\"]}]", zA);
+  CHECK(cold_count(zF, &cost) == N);
+  CHECK(cost.nFullScanStep == 0 && cost.nPageRead < 40);
+  /* Tags alone: the tag table answers (the rows' pages are never read). */
+  snprintf(zF, sizeof zF, "{\"#e\":[\"%064d\",\"%064d\"],\"limit\":1}", 1, 2);
+  CHECK(cold_count(zF, &cost) == 2 * N / 3);
+  CHECK(cost.nFullScanStep == 0 && cost.nPageRead < 20);
+  /* With other fields the matching events are looked up by rowid. */
+  snprintf(zF, sizeof zF, "{\"kinds\":[7],\"#e\":[\"%064d\"]}", 1);
+  CHECK(cold_count(zF, &cost) == N / 6);
+  CHECK(cost.nFullScanStep == 0);
+  /* The counters see what they claim to: a count of everything loops
+  ** over an index, and one that needs a column outside the id index
+  ** (created_at, for each of N ids) reads the rows. */
+  CHECK(cold_count("{}", &cost) == N);
+  CHECK(cost.nFullScanStep >= N - 1);
+  strcpy(zDraft, "{\"since\":0,\"ids\":[");
+  a = hiroba_open(path("plan.db"));
+  char *zAll = hiroba_query(a, "{}");
+  hiroba_close(a);
+  for (const char *p = zAll; p && (p = strstr(p, "\"id\":\"")) != NULL; p += 70) {
+    strcat(zDraft, zDraft[strlen(zDraft) - 1] == '[' ? "\"" : ",\"");
+    strncat(zDraft, p + 6, 64);
+    strcat(zDraft, "\"");
+  }
+  strcat(zDraft, "]}");
+  hiroba_free(zAll);
+  CHECK(cold_count(zDraft, &cost) == N);
+  CHECK(cost.nFullScanStep == 0 && cost.nPageRead >= N);
+  remove_db("plan.db");
 }
 
 int main(void) {
@@ -241,6 +505,8 @@ int main(void) {
   hiroba_free(zMute); hiroba_free(zLater);
   hiroba_close(a); hiroba_close(b); hiroba_close(c);
   remove_db("a.db"); remove_db("b.db"); remove_db("c.db");
+  test_count();
+  test_count_plan();
   rmdir(zDir);
   return check_report("test_engine");
 }
