@@ -227,9 +227,24 @@ export async function createRelay({
     };
     for (const data of take) {
       if (conn.gone) return;
-      const item = classify(conn, data);
+      let item;
+      try {
+        item = classify(conn, data);
+      } catch (err) {
+        // A frame this file did not foresee costs itself only.
+        item = { run: () => send(conn, ['NOTICE', 'error: the relay could not handle this frame']) };
+        console.error('hiroba relay: frame:', err);
+      }
       if (item.engine) segment.push(item);
-      else { await flush(); item.run?.(); }
+      else {
+        await flush();
+        try {
+          item.run?.();
+        } catch (err) {
+          send(conn, ['NOTICE', 'error: the relay could not handle this frame']);
+          console.error('hiroba relay: frame:', err);
+        }
+      }
     }
     await flush();
   }
