@@ -9,14 +9,20 @@
 ** (strbuf_json_string). Every Nostr implementation hashes that same text,
 ** so an event read here, stored, and sent on keeps its id byte for byte.
 **
+** Strings may hold U+0000 and lone surrogates, which JSON.parse and so
+** every JS client accept (a truncated emoji is common on relays): they
+** are in json.h's internal form here, and strbuf_json_string prints them
+** as JSON.stringify does (\u0000, lowercase \udxxx), so their ids match.
+**
 ** Reading is strict where leniency would be ambiguous: duplicate keys
 ** (JSON.parse keeps the last, cJSON finds the first), uppercase hex, and
 ** numbers that are not integers as JavaScript sees them. Strings are
-** checked to be well-formed UTF-8 here too, not only in json_parse, so a
-** tree that reached us another way cannot smuggle in text whose
-** JSON.stringify form differs from ours. (A tree cJSON built from
-** "\u0000" holds a string cut short; its id then no longer matches, so
-** such an event is refused as a mismatch, never stored altered.)
+** checked to be in that internal form here too (json_check_string), not
+** only in json_parse, so a tree that reached us another way cannot
+** smuggle in text whose JSON.stringify form differs from ours. (A tree
+** cJSON alone built from "\u0000" holds a string cut short; its id then no
+** longer matches, so such an event is refused as a mismatch, never stored
+** altered.)
 **
 ** Reasons are static strings in the NIP-01 "invalid: ..." form, meant to
 ** be shown to a person and sent back in an OK message as they are.
@@ -159,7 +165,7 @@ int event_check_fields(const event *ev, const char **pzReason) {
         *pzReason = "invalid: tags and content over 128 KiB";
         return -1;
       }
-      if (json_check_utf8(pStr->valuestring, n)) {
+      if (json_check_string(pStr->valuestring, n)) {
         *pzReason = "invalid: tag is not valid UTF-8";
         return -1;
       }
@@ -173,13 +179,14 @@ int event_check_fields(const event *ev, const char **pzReason) {
     *pzReason = "invalid: content over 64 KiB";
     return -1;
   }
-  /* Stored and sent content is a C string, so a NUL inside a draft would
-  ** be cut off later, after the id was computed over all of it. */
+  /* Stored and sent content is a C string, so a raw NUL byte inside a
+  ** draft would be cut off later, after the id was computed over all of
+  ** it. (U+0000 itself is fine in its internal form, json.h.) */
   if (memchr(ev->content, 0, ev->ncontent)) {
-    *pzReason = "invalid: content must not contain U+0000";
+    *pzReason = "invalid: content holds a raw NUL byte";
     return -1;
   }
-  if (json_check_utf8(ev->content, ev->ncontent)) {
+  if (json_check_string(ev->content, ev->ncontent)) {
     *pzReason = "invalid: content is not valid UTF-8";
     return -1;
   }

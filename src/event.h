@@ -30,7 +30,7 @@ typedef struct event {
   int64_t created_at;        /* unix seconds, >= 0 */
   int kind;                  /* 0..EVENT_MAX_KIND */
   const cJSON *tags;         /* borrowed: array of arrays of strings */
-  const char *content;       /* borrowed: UTF-8, NUL-terminated */
+  const char *content;       /* borrowed: UTF-8 in json.h's internal form, NUL-terminated */
   size_t ncontent;           /* bytes in content */
 } event;
 

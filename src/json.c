@@ -9,10 +9,21 @@
 ** such as 01, 1. and -.5, passes raw control characters and invalid UTF-8
 ** through strings, and ends a string at \u0000. So json_check_text() walks
 ** the whole RFC 8259 grammar once, in a single pass with no allocation,
-** and refuses everything JSON.parse refuses plus the few things JSON.parse
-** accepts but that cannot survive byte-exact in a C string (\u0000, lone
-** surrogates). After that check cJSON only ever sees text on which it and
-** JSON.parse agree, and its grammar checks are a second line of defense.
+** and refuses everything JSON.parse refuses. After that check cJSON only
+** ever sees text on which it and JSON.parse agree, and its grammar checks
+** are a second line of defense.
+**
+** JSON.parse also takes two escapes that have no UTF-8 form: \u0000 (a
+** C string cannot hold it) and a lone surrogate such as \ud83d (half of
+** an emoji, cut by a client that counted UTF-16 units). Real relays carry
+** signed notes with them, and their ids are well defined, so they are kept
+** in the internal form of json.h: json_parse() rewrites just those escapes
+** into the bytes C0 80 and ED A0..BF xx before cJSON sees the text (cJSON
+** copies raw bytes through strings as they are, so it never meets a NUL),
+** and strbuf_json_string() writes them back as the escapes JSON.stringify
+** prints. Raw input can never hold those bytes: the UTF-8 check here
+** refuses overlong and surrogate forms, so each internal form means one
+** thing only.
 **
 ** Nesting is bounded by JSON_MAX_DEPTH here rather than by cJSON's much
 ** larger limit, so hostile input cannot make either walk deep.
@@ -51,17 +62,43 @@ static size_t utf8_seq_len(const unsigned char *p, size_t n) {
   return len;
 }
 
-int json_check_utf8(const char *z, size_t n) {
+size_t json_internal_form(const char *z, size_t n, unsigned *pUnit) {
+  const unsigned char *p = (const unsigned char *)z;
+  if (n >= 2 && p[0] == 0xc0 && p[1] == 0x80) {
+    *pUnit = 0;
+    return 2;
+  }
+  if (n >= 3 && p[0] == 0xed && p[1] >= 0xa0 && p[1] <= 0xbf &&
+      p[2] >= 0x80 && p[2] <= 0xbf) {
+    *pUnit = 0xd000u | (unsigned)(p[1] & 0x3f) << 6 | (p[2] & 0x3f);
+    return 3;
+  }
+  return 0;
+}
+
+/* json_check_utf8, and with bInternal json_check_string: one walk. */
+static int check_bytes(const char *z, size_t n, int bInternal) {
   const unsigned char *p = (const unsigned char *)z;
   size_t i = 0;
+  unsigned prev = 1;  /* code unit of the internal form just before, or 1 */
   while (i < n) {
-    if (p[i] < 0x80) { i++; continue; }
-    size_t len = utf8_seq_len(p + i, n - i);
+    unsigned unit = 1;
+    size_t len = p[i] < 0x80 ? 1 : utf8_seq_len(p + i, n - i);
+    if (!len && bInternal) len = json_internal_form(z + i, n - i, &unit);
     if (!len) return -1;
+    /* A high half right before a low half is a pair, which json_parse
+    ** turns into one 4-byte character: in this two-piece shape it would
+    ** be printed as two escapes, which JSON.stringify never writes. */
+    if (prev >= 0xd800 && prev <= 0xdbff && unit >= 0xdc00 && unit <= 0xdfff) return -1;
+    prev = unit;
     i += len;
   }
   return 0;
 }
+
+int json_check_utf8(const char *z, size_t n) { return check_bytes(z, n, 0); }
+
+int json_check_string(const char *z, size_t n) { return check_bytes(z, n, 1); }
 
 /* JSON whitespace is exactly these four (RFC 8259 §2); cJSON's wider
 ** notion of whitespace is one of the leniencies refused here. */
@@ -89,10 +126,21 @@ static long hex4(const unsigned char *p, size_t nLeft) {
   return v;
 }
 
+/* The value of a low surrogate escape (\uDC00..\uDFFF) at z[i..n), or -1:
+** what makes a high surrogate escape just before it the first half of a
+** pair rather than a lone one. */
+static long low_surrogate_at(const unsigned char *z, size_t n, size_t i) {
+  if (i + 1 >= n || z[i] != '\\' || z[i + 1] != 'u') return -1;
+  long u = hex4(z + i + 2, n - (i + 2));
+  return u >= 0xdc00 && u <= 0xdfff ? u : -1;
+}
+
 /* Scans the string whose opening quote is at z[*pi]; on success leaves *pi
-** just past the closing quote and returns 0, else -1 with a reason. */
+** just past the closing quote and returns 0, else -1 with a reason.
+** Counts in *pnSpecial the escapes json_parse must rewrite (\u0000 and
+** lone surrogates). */
 static int scan_string(const unsigned char *z, size_t n, size_t *pi,
-                       const char **pzReason) {
+                       size_t *pnSpecial, const char **pzReason) {
   size_t i = *pi + 1;
   for (;;) {
     if (i >= n) { *pzReason = "invalid: unterminated JSON string"; return -1; }
@@ -116,25 +164,10 @@ static int scan_string(const unsigned char *z, size_t n, size_t *pi,
       long u = hex4(z + i + 2, n - (i + 2));
       if (u < 0) { *pzReason = "invalid: bad \\u escape in JSON string"; return -1; }
       i += 6;
-      if (u == 0) {
-        /* cJSON would end the C string here and silently drop the rest. */
-        *pzReason = "invalid: \\u0000 in JSON string";
-        return -1;
-      }
-      if (u >= 0xdc00 && u <= 0xdfff) {
-        *pzReason = "invalid: unpaired surrogate in JSON string";
-        return -1;
-      }
-      if (u >= 0xd800 && u <= 0xdbff) {
-        /* A high surrogate only means something as the first half of a
-        ** pair; alone it has no UTF-8 form, so it could not survive. */
-        long u2 = (i + 1 < n && z[i] == '\\' && z[i + 1] == 'u')
-                      ? hex4(z + i + 2, n - (i + 2)) : -1;
-        if (u2 < 0xdc00 || u2 > 0xdfff) {
-          *pzReason = "invalid: unpaired surrogate in JSON string";
-          return -1;
-        }
-        i += 6;
+      if (u >= 0xd800 && u <= 0xdbff && low_surrogate_at(z, n, i) >= 0) {
+        i += 6;  /* a pair: one character, which cJSON decodes itself */
+      } else if (u == 0 || (u >= 0xd800 && u <= 0xdfff)) {
+        ++*pnSpecial;
       }
       continue;
     }
@@ -179,7 +212,9 @@ bad:
   return -1;
 }
 
-int json_check_text(const char *zText, size_t n, const char **pzReason) {
+/* json_check_text, also counting in *pnSpecial the escapes to rewrite. */
+static int check_text(const char *zText, size_t n, size_t *pnSpecial,
+                      const char **pzReason) {
   const unsigned char *z = (const unsigned char *)zText;
   /* One byte per open container: '[' or '{'. */
   unsigned char aOpen[JSON_MAX_DEPTH];
@@ -213,7 +248,7 @@ int json_check_text(const char *zText, size_t n, const char **pzReason) {
     if (i >= n) break;
     if (want == WANT_KEY) {
       if (z[i] != '"') break;
-      if (scan_string(z, n, &i, pzReason)) return -1;
+      if (scan_string(z, n, &i, pnSpecial, pzReason)) return -1;
       while (i < n && is_json_ws(z[i])) i++;
       if (i >= n || z[i] != ':') break;
       i++;
@@ -240,7 +275,7 @@ int json_check_text(const char *zText, size_t n, const char **pzReason) {
       continue;
     }
     if (c == '"') {
-      if (scan_string(z, n, &i, pzReason)) return -1;
+      if (scan_string(z, n, &i, pnSpecial, pzReason)) return -1;
     } else if (c == '-' || (c >= '0' && c <= '9')) {
       if (scan_number(z, n, &i, pzReason)) return -1;
     } else if (n - i >= 4 && memcmp(z + i, "true", 4) == 0) {
@@ -258,8 +293,66 @@ int json_check_text(const char *zText, size_t n, const char **pzReason) {
   return -1;
 }
 
+int json_check_text(const char *z, size_t n, const char **pzReason) {
+  size_t nSpecial = 0;
+  return check_text(z, n, &nSpecial, pzReason);
+}
+
+/* Copies the checked text z[0..n) to out, each \u0000 and lone surrogate
+** escape replaced by its internal form (json.h), everything else as it
+** is; returns the bytes written, never more than n (an escape is 6 bytes,
+** its internal form 2 or 3). Only strings hold a backslash, and outside
+** them a quote always opens one, so tracking quotes is enough to know
+** where a string is. */
+static size_t rewrite_special(const unsigned char *z, size_t n, unsigned char *out) {
+  size_t i = 0, o = 0;
+  int inString = 0;
+  while (i < n) {
+    unsigned char c = z[i];
+    if (c == '"') inString = !inString;
+    if (!inString || c != '\\' || i + 1 >= n) { out[o++] = c; i++; continue; }
+    if (z[i + 1] != 'u') {
+      /* \" must not end the string; \\ must not start an escape. */
+      out[o++] = c;
+      out[o++] = z[i + 1];
+      i += 2;
+      continue;
+    }
+    long u = hex4(z + i + 2, n - (i + 2));
+    size_t len = 6;
+    if (u >= 0xd800 && u <= 0xdbff && low_surrogate_at(z, n, i + 6) >= 0) len = 12;
+    if (u == 0) {
+      out[o++] = 0xc0;
+      out[o++] = 0x80;
+    } else if (len == 6 && u >= 0xd800 && u <= 0xdfff) {
+      out[o++] = 0xed;
+      out[o++] = (unsigned char)(0x80 | (u >> 6 & 0x3f));
+      out[o++] = (unsigned char)(0x80 | (u & 0x3f));
+    } else {
+      memcpy(out + o, z + i, len);
+      o += len;
+    }
+    i += len;
+  }
+  return o;
+}
+
 cJSON *json_parse(const char *z, size_t n, const char **pzReason) {
-  if (json_check_text(z, n, pzReason)) return NULL;
+  size_t nSpecial = 0;
+  if (check_text(z, n, &nSpecial, pzReason)) return NULL;
+  /* Only text with \u0000 or a lone surrogate is copied; everything else
+  ** goes to cJSON as it is. */
+  unsigned char *zCopy = NULL;
+  if (nSpecial) {
+    zCopy = malloc(n + 1);
+    if (!zCopy) {
+      *pzReason = "error: could not parse JSON (out of memory)";
+      return NULL;
+    }
+    n = rewrite_special((const unsigned char *)z, n, zCopy);
+    zCopy[n] = 0;
+    z = (const char *)zCopy;
+  }
   const char *zEnd = NULL;
   cJSON *pRoot = cJSON_ParseWithLengthOpts(z, n, &zEnd, 0);
   if (!pRoot) {
@@ -267,13 +360,16 @@ cJSON *json_parse(const char *z, size_t n, const char **pzReason) {
     ** out of memory (or, should the two grammars ever disagree, cJSON
     ** refusing something JSON.parse takes: still a refusal, never an
     ** altered value). */
+    free(zCopy);
     *pzReason = "error: could not parse JSON (out of memory?)";
     return NULL;
   }
   /* cJSON stops after one value; only JSON whitespace may follow it. */
   const char *zStop = z + n;
   while (zEnd && zEnd < zStop && is_json_ws((unsigned char)*zEnd)) zEnd++;
-  if (zEnd != zStop) {
+  int bTrailing = zEnd != zStop;
+  free(zCopy);  /* the tree holds copies of its strings */
+  if (bTrailing) {
     cJSON_Delete(pRoot);
     *pzReason = "invalid: trailing characters after JSON value";
     return NULL;

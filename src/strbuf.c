@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "json.h"
+
 void strbuf_init(strbuf *sb) { memset(sb, 0, sizeof *sb); }
 
 /* Makes room for `extra` more bytes plus the NUL; 0 or -1 (oom set). */
@@ -56,16 +58,25 @@ void strbuf_hex(strbuf *sb, const unsigned char *p, size_t n) {
 
 void strbuf_json_string(strbuf *sb, const char *z, size_t n) {
   static const char digits[] = "0123456789abcdef";
+  const unsigned char *p = (const unsigned char *)z;
   strbuf_putc(sb, '"');
   size_t run = 0; /* start of the current run of bytes copied verbatim */
   for (size_t i = 0; i < n; i++) {
-    unsigned char c = (unsigned char)z[i];
-    if (c >= 0x20 && c != '"' && c != '\\') continue;
+    unsigned char c = p[i];
+    /* Besides the ASCII escapes, the internal forms of json.h (U+0000 and
+    ** lone surrogates) are escaped; other bytes >= 0x80 are UTF-8, copied
+    ** as they are. */
+    unsigned cp = c;
+    size_t nIn = c == 0xc0 || c == 0xed ? json_internal_form(z + i, n - i, &cp) : 0;
+    if (!nIn) {
+      if (c >= 0x20 && c != '"' && c != '\\') continue;
+      nIn = 1;
+    }
     strbuf_append(sb, z + run, i - run);
-    run = i + 1;
+    run = i + nIn;
     char e[6] = {'\\', 0};
     size_t ne = 2;
-    switch (c) {
+    switch (cp) {
       case '"': e[1] = '"'; break;
       case '\\': e[1] = '\\'; break;
       case '\b': e[1] = 'b'; break;
@@ -74,11 +85,17 @@ void strbuf_json_string(strbuf *sb, const char *z, size_t n) {
       case '\r': e[1] = 'r'; break;
       case '\t': e[1] = 't'; break;
       default:
-        e[1] = 'u'; e[2] = '0'; e[3] = '0';
-        e[4] = digits[c >> 4]; e[5] = digits[c & 15];
+        /* \u00xx for a control character, \udxxx for a lone surrogate:
+        ** lowercase, as JSON.stringify writes both. */
+        e[1] = 'u';
+        e[2] = digits[cp >> 12];
+        e[3] = digits[cp >> 8 & 15];
+        e[4] = digits[cp >> 4 & 15];
+        e[5] = digits[cp & 15];
         ne = 6;
     }
     strbuf_append(sb, e, ne);
+    i += nIn - 1;
   }
   strbuf_append(sb, z + run, n - run);
   strbuf_putc(sb, '"');

@@ -27,7 +27,9 @@ void strbuf_int(strbuf *sb, int64_t v);
 void strbuf_hex(strbuf *sb, const unsigned char *p, size_t n);
 /* A JSON string literal (quotes included) escaped exactly as JavaScript's
 ** JSON.stringify does: \" \\ \b \f \n \r \t, \u00xx for the other control
-** characters, every other byte verbatim. This is the NIP-01 canonical form. */
+** characters, the internal forms of json.h as \u0000 and \udxxx (lowercase
+** hex), every other byte verbatim (U+007F and U+2028 included). This is
+** the NIP-01 canonical form. */
 void strbuf_json_string(strbuf *sb, const char *z, size_t n);
 /* Hands the text to the caller (free() it; hiroba_free() at the API) and
 ** resets the buffer. NULL if any append ran out of memory. */

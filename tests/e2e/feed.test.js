@@ -4,6 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { finalizeEvent, generateSecretKey, verifyEvent } from 'nostr-tools/pure';
 import { startServer, launchProfile, watchErrors } from './harness.js';
 
 let server;
@@ -80,6 +81,39 @@ test('feed.on("event") reports local posts and accepted merges', async () => {
   assert.deepEqual(seen.seenA, [seen.id]);
   assert.deepEqual(seen.accepted, [seen.id]);
   assert.deepEqual(seen.seenB, [seen.id]);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('a note with a lone surrogate (a truncated emoji) made by nostr-tools is accepted and served back byte-exact', async () => {
+  const ev = finalizeEvent({
+    kind: 1,
+    created_at: Math.floor(Date.now() / 1000),
+    tags: [['t', 'cut \ud83d']],
+    content: 'truncated emoji \ud83d, a lone low half \ude00, U+0000 \u0000, a pair \ud83d\ude00',
+  }, generateSecretKey());
+  const { id, pubkey, created_at, kind, tags, content, sig } = ev;
+  // JSON text both ways: JSON.stringify writes lone surrogates as \udxxx
+  // escapes, so nothing between here and the page can replace them.
+  const text = JSON.stringify({ id, pubkey, created_at, kind, tags, content, sig });
+  const { page, errors } = await openPage();
+  const out = JSON.parse(await page.evaluate(async (text) => {
+    const feed = await window.hiroba.openFeed({ name: 'lone-surrogate', policy: { store: 'all' } });
+    const ev = JSON.parse(text);
+    const res = await feed.merge(['EVENT', ev]);
+    const got = await feed.query({ ids: [ev.id] });
+    const byTag = await feed.query({ '#t': [ev.tags[0][1]] });
+    await feed.close();
+    return JSON.stringify({ accepted: res.accepted, rejected: res.rejected, got, byTag: byTag.map((e) => e.id) });
+  }, text));
+  assert.deepEqual(out.rejected, []);
+  assert.deepEqual(out.accepted, [id]);
+  assert.equal(out.got.length, 1);
+  assert.equal(JSON.stringify(out.got[0]), text, 'served back byte-exact');
+  assert.equal(out.got[0].id, id);
+  assert.equal(out.got[0].content, content);
+  assert.equal(verifyEvent(out.got[0]), true, 'nostr-tools verifies what was served');
+  assert.deepEqual(out.byTag, [id], 'a #t filter with the same lone surrogate finds it');
   assert.deepEqual(errors, []);
   await page.close();
 });

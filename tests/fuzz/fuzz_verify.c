@@ -5,9 +5,11 @@
 ** Every input is used three ways:
 **   1. As bytes: json_check_utf8 must agree with an independent UTF-8
 **      validator written here (decode, then refuse overlongs, surrogates
-**      and anything past U+10FFFF); and any valid UTF-8 without NUL must
-**      survive strbuf_json_string (the NIP-01 escaping) and json_parse
-**      byte for byte.
+**      and anything past U+10FFFF); json_check_string must accept all of
+**      that too; and any string it accepts (json.h's internal form, with
+**      U+0000 and lone surrogates) without a raw NUL must survive
+**      strbuf_json_string (the NIP-01 escaping) and json_parse byte for
+**      byte.
 **   2. As JSON text: json_parse must accept exactly what json_check_text
 **      accepts (cJSON never refuses text our grammar passed). An object,
 **      or the event inside ["EVENT", ev] / ["EVENT", sub, ev], goes
@@ -116,7 +118,9 @@ static void fuzz_bytes(const uint8_t *data, size_t size) {
   int ours = json_check_utf8((const char *)data, size) == 0;
   int ref = ref_utf8_ok(data, size);
   FUZZ_CHECK(ours == ref, "json_check_utf8 says %d, the reference %d", ours, ref);
-  if (!ours || memchr(data, 0, size)) return;
+  int internal = json_check_string((const char *)data, size) == 0;
+  FUZZ_CHECK(internal || !ours, "json_check_string refuses valid UTF-8");
+  if (!internal || memchr(data, 0, size)) return;
   strbuf sb;
   strbuf_init(&sb);
   strbuf_json_string(&sb, (const char *)data, size);

@@ -251,6 +251,7 @@ function verifySeeds(put) {
   put('utf8-overlong', Uint8Array.from([0xc0, 0x80, 0xe0, 0x80, 0x80, 0xf0, 0x80, 0x80, 0x80]));
   put('utf8-surrogate', Uint8Array.from([0xed, 0xa0, 0x80, 0xed, 0xbf, 0xbf]));
   put('utf8-too-high', Uint8Array.from([0xf4, 0x90, 0x80, 0x80, 0xf5, 0x80, 0x80, 0x80]));
+  put('json-escapes-lone', '["\\u0000","a\\ud83d","\\ude00\\ud83d","\\ud83d\\ude00\\ud83d","\\uDBFF\\uDFFF\\uDFFF"]');
   put('json-numbers', '[0,-0,1e2,1E-2,-1.5e+3,9007199254740993,1e400]');
   put('json-deep', '['.repeat(16) + ']'.repeat(16));
 }

@@ -500,6 +500,28 @@ int main(void) {
   CHECK(count_objects(zq) == 1 && contains(zq, "still here"));
   hiroba_free(zq);
 
+  /* U+0000 and a lone surrogate (a truncated emoji): kept, printed back
+  ** as JSON.stringify escapes them (lowercase), and found by tag filters
+  ** spelled with the same escapes in either case. */
+  char *zOdd = hiroba_post(c, "{\"kind\":1,\"content\":\"cut \\uD83D and \\u0000\","
+                              "\"tags\":[[\"t\",\"\\ud83d\\u0000\"]]}");
+  CHECK(contains(zOdd, "\"content\":\"cut \\ud83d and \\u0000\""));
+  CHECK(contains(zOdd, "[[\"t\",\"\\ud83d\\u0000\"]]"));
+  zq = hiroba_query(c, "{\"#t\":[\"\\uD83D\\u0000\"]}");
+  CHECK(zOdd && count_objects(zq) == 1 && contains(zq, zOdd));
+  hiroba_free(zq);
+  zq = hiroba_query(c, "{\"#t\":[\"\\ud83d\"]}");
+  CHECK(zq && strcmp(zq, "[]") == 0);
+  hiroba_free(zq);
+  zr = merge(b, "[\"EVENT\",%s]", zOdd ? zOdd : "null");
+  CHECK(contains(zr, "\",true,\"\"]"));
+  hiroba_free(zr);
+  zr = hiroba_merge(b, "[\"REQ\",\"s\\udc00\",{\"#t\":[\"\\ud83d\\u0000\"]}]");
+  CHECK(zOdd && contains(zr, "[\"EVENT\",\"s\\udc00\",") && contains(zr, zOdd));
+  CHECK(contains(zr, "[\"EOSE\",\"s\\udc00\"]"));
+  hiroba_free(zr);
+
+  hiroba_free(zOdd);
   hiroba_free(zIdA); hiroba_free(zIdA2); hiroba_free(zIdB);
   hiroba_free(zPost); hiroba_free(zF1); hiroba_free(zF2); hiroba_free(zDel);
   hiroba_free(zMute); hiroba_free(zLater);

@@ -255,17 +255,28 @@ static const jcase aJsonCase[] = {
   {"\"a\nb\"", 0, 0, "control character"},
   {"\"a\tb\"", 0, 0, "control character"},
   {"\"a\0b\"", 5, 0, "control character"},
-  /* JSON.parse takes these, but they cannot survive as C/UTF-8 strings */
-  {"\"\\u0000\"", 0, 0, "\\u0000"},
-  {"[\"a\\u0000b\"]", 0, 0, "\\u0000"},
-  {"\"\\ud800\"", 0, 0, "surrogate"},
-  {"\"\\uDBFFx\"", 0, 0, "surrogate"},
-  {"\"\\ud800\\u0041\"", 0, 0, "surrogate"},
-  {"\"\\ud800\\ud800\"", 0, 0, "surrogate"},
-  {"\"\\ud800\\n\"", 0, 0, "surrogate"},
-  {"\"\\udc00\"", 0, 0, "surrogate"},
-  {"\"\\udfff\\ud800\"", 0, 0, "surrogate"},
-  {"\"\\ud800\\udc0", 0, 0, "surrogate"},
+  /* \u0000 and lone surrogates: JSON.parse takes them, so do we (kept in
+  ** json.h's internal form; test_internal_forms checks the bytes) */
+  {"\"\\u0000\"", 0, 1, 0},
+  {"[\"a\\u0000b\"]", 0, 1, 0},
+  {"{\"k\\u0000\":\"\\u0000\\u0000\"}", 0, 1, 0},
+  {"\"\\ud800\"", 0, 1, 0},
+  {"\"\\uDBFFx\"", 0, 1, 0},
+  {"\"\\ud800\\u0041\"", 0, 1, 0},
+  {"\"\\ud800\\ud800\"", 0, 1, 0},
+  {"\"\\ud800\\n\"", 0, 1, 0},
+  {"\"\\udc00\"", 0, 1, 0},
+  {"\"\\udfff\\ud800\"", 0, 1, 0},
+  {"\"\\ud800\\ud800\\udc00\"", 0, 1, 0},
+  /* ... but a broken escape after a lone surrogate is still refused */
+  {"\"\\ud800\\udc0", 0, 0, "\\u escape"},
+  {"\"\\ud800\\udc0g\"", 0, 0, "\\u escape"},
+  {"\"\\ud800\\u\"", 0, 0, "\\u escape"},
+  {"\"\\ud800\\x\"", 0, 0, "escape"},
+  /* the internal forms as raw bytes are not UTF-8: refused, never read
+  ** as the escapes */
+  {"\"\xc0\x80\"", 0, 0, "UTF-8"},
+  {"\"a\xc0\x80\"", 0, 0, "UTF-8"},
   /* invalid UTF-8 */
   {"\"\x80\"", 0, 0, "UTF-8"},                      /* stray continuation */
   {"\"\xbf\"", 0, 0, "UTF-8"},
@@ -374,6 +385,93 @@ static void test_json_check(void) {
   CHECK(json_check_utf8("\xf4\x90\x80\x80", 4) == -1);
 }
 
+/* ---- \u0000 and lone surrogates: the internal form --------------------- */
+
+/* json_parse of the JSON string literal zText must give exactly the bytes
+** z[0..n), and strbuf_json_string must print those bytes as zPrinted
+** (JSON.stringify's text for the same string). */
+static void check_form(const char *zText, const char *z, size_t n, const char *zPrinted) {
+  const char *zReason = NULL;
+  cJSON *pRoot = parse_str(zText, &zReason);
+  int ok = cJSON_IsString(pRoot) && strlen(pRoot->valuestring) == n &&
+           memcmp(pRoot->valuestring, z, n) == 0;
+  if (!ok) fprintf(stderr, "  internal form of %s: %s\n", zText, zReason ? zReason : "wrong bytes");
+  CHECK(ok);
+  cJSON_Delete(pRoot);
+  CHECK(json_check_string(z, n) == 0);
+  strbuf sb;
+  strbuf_init(&sb);
+  strbuf_json_string(&sb, z, n);
+  char *zOut = strbuf_finish(&sb);
+  ok = zOut && strcmp(zOut, zPrinted) == 0;
+  if (!ok) fprintf(stderr, "  printed %s as %s, want %s\n", zText, zOut ? zOut : "(oom)", zPrinted);
+  CHECK(ok);
+  free(zOut);
+}
+
+static void test_internal_forms(void) {
+  /* The expected printed texts are node's JSON.stringify of the strings. */
+  check_form("\"\\u0000\"", "\xc0\x80", 2, "\"\\u0000\"");
+  check_form("\"a\\u0000b\\u0000\"", "a\xc0\x80" "b\xc0\x80", 6, "\"a\\u0000b\\u0000\"");
+  check_form("\"\\ud800\"", "\xed\xa0\x80", 3, "\"\\ud800\"");
+  check_form("\"\\uD83D\"", "\xed\xa0\xbd", 3, "\"\\ud83d\"");   /* printed lowercase */
+  check_form("\"\\udbff\"", "\xed\xaf\xbf", 3, "\"\\udbff\"");
+  check_form("\"\\udc00\"", "\xed\xb0\x80", 3, "\"\\udc00\"");
+  check_form("\"\\uDFFF\"", "\xed\xbf\xbf", 3, "\"\\udfff\"");
+  /* A low half before a high one: two lone halves, not a pair. */
+  check_form("\"\\ude00\\ud83d\"", "\xed\xb8\x80\xed\xa0\xbd", 6, "\"\\ude00\\ud83d\"");
+  /* A pair is one character, printed verbatim, lone halves around it. */
+  check_form("\"\\ud83d\\ude00\"", "\xf0\x9f\x98\x80", 4, "\"\xf0\x9f\x98\x80\"");
+  check_form("\"\\ud83d\\ud83d\\ude00\\ude00\"", "\xed\xa0\xbd\xf0\x9f\x98\x80\xed\xb8\x80", 10,
+             "\"\\ud83d\xf0\x9f\x98\x80\\ude00\"");
+  check_form("\"\\ud800x\\udc00\"", "\xed\xa0\x80x\xed\xb0\x80", 7, "\"\\ud800x\\udc00\"");
+  /* Escaped backslashes and quotes around them are left alone. */
+  check_form("\"\\\\u0000\"", "\\u0000", 6, "\"\\\\u0000\"");
+  check_form("\"\\\\\\u0000\\\"\\ud800\\\\\"", "\\\xc0\x80\"\xed\xa0\x80\\", 8,
+             "\"\\\\\\u0000\\\"\\ud800\\\\\"");
+  /* Control characters, DEL, U+2028 (JSON.stringify escapes only the
+  ** controls). */
+  check_form("\"\\u0001\\u001f\\u007f\\u2028\\b\"", "\x01\x1f\x7f\xe2\x80\xa8\b", 7,
+             "\"\\u0001\\u001f\x7f\xe2\x80\xa8\\b\"");
+
+  /* Keys get the same treatment, so "k\u0000" and "k" are two keys. */
+  const char *zReason = NULL;
+  cJSON *pRoot = parse_str("{\"k\\u0000\":1,\"k\":2,\"\\ud800\":3}", &zReason);
+  CHECK(pRoot != NULL && json_has_duplicate_keys(pRoot) == 0);
+  CHECK(pRoot && cJSON_GetObjectItemCaseSensitive(pRoot, "k\xc0\x80")->valueint == 1);
+  CHECK(pRoot && cJSON_GetObjectItemCaseSensitive(pRoot, "\xed\xa0\x80")->valueint == 3);
+  cJSON_Delete(pRoot);
+  pRoot = parse_str("{\"\\u0000\":1,\"\\u0000\":2}", &zReason);
+  CHECK(pRoot && json_has_duplicate_keys(pRoot) == 1);
+  cJSON_Delete(pRoot);
+  /* The escapes inside a larger document, and whitespace after it. */
+  pRoot = parse_str(" [\"\\u0000\", {\"a\" : \"x\\udc00y\"}, 1] \n", &zReason);
+  CHECK(pRoot && strcmp(cJSON_GetArrayItem(pRoot, 0)->valuestring, "\xc0\x80") == 0);
+  CHECK(pRoot && strcmp(cJSON_GetObjectItemCaseSensitive(cJSON_GetArrayItem(pRoot, 1), "a")->valuestring,
+                        "x\xed\xb0\x80y") == 0);
+  CHECK(pRoot && cJSON_GetArrayItem(pRoot, 2)->valueint == 1);
+  cJSON_Delete(pRoot);
+  CHECK(parse_str("[\"\\u0000\"] x", &zReason) == NULL && has(zReason, "trailing"));
+
+  /* json_check_string: UTF-8 plus the two forms, nothing else. */
+  CHECK(json_check_string("", 0) == 0);
+  CHECK(json_check_string("a\xc3\xa9\xf4\x8f\xbf\xbf", 7) == 0);
+  CHECK(json_check_string("\xc0\x80\xed\xbf\xbf\xed\xa0\x80", 8) == 0);
+  CHECK(json_check_string("\xed\xb0\x80\xed\xa0\x80", 6) == 0);   /* low, high */
+  CHECK(json_check_string("\xed\xa0\x80x\xed\xb0\x80", 7) == 0);
+  CHECK(json_check_string("\xed\xa0\xbd\xed\xb8\x80", 6) == -1);  /* CESU-8 pair */
+  CHECK(json_check_string("\xc0\xaf", 2) == -1);                  /* overlong '/' */
+  CHECK(json_check_string("\xc0", 1) == -1);
+  CHECK(json_check_string("\xc1\x80", 2) == -1);
+  CHECK(json_check_string("\xe0\x80\x80", 3) == -1);
+  CHECK(json_check_string("\xed\xa0", 2) == -1);
+  CHECK(json_check_string("\xed\xa0x", 3) == -1);
+  CHECK(json_check_string("\xf4\x90\x80\x80", 4) == -1);
+  /* ... while json_check_utf8, for raw text, refuses the forms too. */
+  CHECK(json_check_utf8("\xc0\x80", 2) == -1);
+  CHECK(json_check_utf8("\xed\xa0\x80", 3) == -1);
+}
+
 /* ---- json_get_int -------------------------------------------------------- */
 
 /* json_get_int on the number text z; returns its code, value in *pOut. */
@@ -453,7 +551,11 @@ static void test_json_get_int(void) {
 ** an empty tag; (2) a kind 0 profile whose content is itself JSON; (3) a
 ** kind 7 reaction at created_at 0; (4) created_at 2^53-1 and every
 ** control character U+0001..U+001F in both a tag and the content, then
-** U+007F, U+0080, U+00FF, U+FFFF, U+10FFFF. */
+** U+007F, U+0080, U+00FF, U+FFFF, U+10FFFF; (5) lone surrogates, high and
+** low, in content and tags (a truncated emoji, a reversed pair, a pair
+** followed by a half) and U+0000, as JSON.stringify escapes them; (6)
+** content "\u0000" alone; (7) a high half followed by a pair, and U+10FFFF
+** followed by a lone low half. */
 static const char *aRealEvent[] = {
   "{\"id\":\"8047a7c9903838d325e1e111ccf2b207b34bca107f0f8f6519361812550"
   "98efe\",\"pubkey\":\"1b1b46f1e780d7c97a8d8570a74b7a034589098b71cf878d"
@@ -496,7 +598,28 @@ static const char *aRealEvent[] = {
   "014\\u0015\\u0016\\u0017\\u0018\\u0019\\u001a\\u001b\\u001c\\u001d\\u"
   "001e\\u001f\177\302\200\303\277\357\277\277\364\217\277\277\",\"sig\""
   ":\"4e11a94b179c43c4f4f0db74bea7cdc770b319e008c314688a7505cdff21fa499a"
-  "a14213b3aebbb83443b3137a7c1b6a77b27f0c082c498ababaea0d629fa724\"}",
+  "a14213b3aebbb83443b3137a7c1b6a77b27f0c082c498ababaea0d629fa724\"}",  "{\"id\":\"c54ee433baf7532b84f19e4f18c02a70674ab7d15d328f6282091edc35"
+  "d61161\",\"pubkey\":\"e14edc28cc4ec105310cf849e17b6a73c0305f1ad8b85a"
+  "66d61429925d1656bb\",\"created_at\":1700000000,\"kind\":1,\"tags\":["
+  "[\"t\",\"cut \\ud83d\"],[\"x\",\"\\udc00\",\"\\u0000\"]],\"content\""
+  ":\"truncated emoji \\ud83d, lone low \\ude00, reversed \\ude00\\ud83"
+  "d, pair \360\237\230\200, pair then half \360\237\230\200\\ud83d, NU"
+  "L \\u0000 end\",\"sig\":\"41703e54e0f6f0c87f3782cd10209fbff417ed2f67"
+  "38ff9e4d47be7fee04bb30c15e6e55f53a8a112dfd6686e54561459bd658289f7f9b"
+  "df025be2e2ed129b7d\"}",
+  "{\"id\":\"1943bc76b45f129f084d2d082ac17c10917b859883dd780cd4d2f4c4ac"
+  "b311ca\",\"pubkey\":\"051225e79e480891c3ef87152a2d5e3790b77145eb83be"
+  "ce0ea85809f1fe9de6\",\"created_at\":1700000001,\"kind\":1,\"tags\":["
+  "],\"content\":\"\\u0000\",\"sig\":\"3f674266d28508cd0a59f3d78d47475c"
+  "d1fa7bc7df4aa3756d2730085508ea16a44568a544f6612e6cc1e3b6c09d9038b990"
+  "09a78bb4453df893635667b222c5\"}",
+  "{\"id\":\"de33f714db86afe00b1a6898b4e9ed4f82f04a46331e5ea4d5ce187dfa"
+  "bae146\",\"pubkey\":\"1c9fd8176bf9584ad76271a021ee59e1d937e56528fa8f"
+  "ac29b36a078559dcc2\",\"created_at\":1700000002,\"kind\":1,\"tags\":["
+  "[\"t\",\"\364\217\277\277\\udfff\"]],\"content\":\"\\ud800\360\220"
+  "\200\200\",\"sig\":\"d6e1b90a72edeea0810569249416ad4e3e31d50743f111d"
+  "ecf3ad0d723f128d47aef11d08a26d8a779fb8f6625ab033fc60e8128e9d5c5d9099"
+  "d5fb2cb28fd0c\"}",
 };
 
 static void test_real_events(void) {
@@ -786,15 +909,24 @@ static void test_from_cjson_directly(void) {
   CHECK(event_from_json(&ev, pRoot, &hasId, &zReason) == -1 &&
         strcmp(zReason, "invalid: content is not valid UTF-8") == 0);
   cJSON_Delete(pRoot);
-  pRoot = cJSON_Parse(EV(EV_ID, EV_PUBKEY, EV_CREATED, EV_KIND, "\"tags\":[[\"t\",\"\xed\xa0\x80\"]]",
-                         EV_CONTENT, EV_SIG));
+  /* A CESU-8 pair (two 3-byte halves): json_parse never makes one, and
+  ** it would print as two escapes where JSON.stringify prints the pair. */
+  pRoot = cJSON_Parse(EV(EV_ID, EV_PUBKEY, EV_CREATED, EV_KIND,
+                         "\"tags\":[[\"t\",\"\xed\xa0\xbd\xed\xb8\x80\"]]", EV_CONTENT, EV_SIG));
   CHECK(pRoot != NULL);
   CHECK(event_from_json(&ev, pRoot, &hasId, &zReason) == -1 &&
         strcmp(zReason, "invalid: tag is not valid UTF-8") == 0);
   cJSON_Delete(pRoot);
+  pRoot = cJSON_Parse(EV(EV_ID, EV_PUBKEY, EV_CREATED, EV_KIND, EV_TAGS,
+                         "\"content\":\"\xed\xa0\xbd\xed\xb8\x80\"", EV_SIG));
+  CHECK(pRoot != NULL);
+  CHECK(event_from_json(&ev, pRoot, &hasId, &zReason) == -1 &&
+        strcmp(zReason, "invalid: content is not valid UTF-8") == 0);
+  cJSON_Delete(pRoot);
 
-  /* "a\u0000b": cJSON keeps only "a". Whoever signed "a\u0000b" made an
-  ** id over all three characters, so the cut event fails the id check. */
+  /* "a\u0000b": cJSON alone keeps only "a". Whoever signed "a\u0000b"
+  ** made an id over all three characters, so the cut event fails the id
+  ** check; json_parse keeps all three, and the id matches. */
   const char *zCanon =
       "[0,\"8b20d7627666dd77b5b8698fb08a45b39352da1d1f33f43b7d0e1663301e1602\",0,7,[],"
       "\"a\\u0000b\"]";
@@ -810,7 +942,12 @@ static void test_from_cjson_directly(void) {
               EV_SIG "}");
   char *z = strbuf_finish(&sb);
   CHECK(z != NULL);
-  CHECK(json_parse(z, strlen(z), &zReason) == NULL && has(zReason, "\\u0000"));
+  pRoot = json_parse(z, strlen(z), &zReason);
+  CHECK(pRoot != NULL);
+  CHECK(pRoot && event_from_json(&ev, pRoot, &hasId, &zReason) == 0);
+  CHECK(pRoot && ev.ncontent == 4 && memcmp(ev.content, "a\xc0\x80" "b", 4) == 0);
+  CHECK(pRoot && event_check_id(&ev, &zReason) == 0);
+  cJSON_Delete(pRoot);
   pRoot = cJSON_Parse(z);
   CHECK(pRoot != NULL);
   CHECK(event_from_json(&ev, pRoot, &hasId, &zReason) == 0);
@@ -852,7 +989,17 @@ static void test_check_fields_and_time(void) {
   CHECK(event_check_fields(&ev, &zReason) == 0);
   ev.content = "a\0b";
   ev.ncontent = 3;
-  CHECK(event_check_fields(&ev, &zReason) == -1 && strcmp(zReason, "invalid: content must not contain U+0000") == 0);
+  CHECK(event_check_fields(&ev, &zReason) == -1 && strcmp(zReason, "invalid: content holds a raw NUL byte") == 0);
+  /* U+0000 and lone surrogates in json.h's internal form are fine. */
+  ev.content = "a\xc0\x80" "b\xed\xa0\xbd" "c\xed\xb0\x80";
+  ev.ncontent = 11;
+  CHECK(event_check_fields(&ev, &zReason) == 0);
+  ev.content = "\xed\xa0\xbd\xed\xb8\x80";  /* CESU-8: a pair in two halves */
+  ev.ncontent = 6;
+  CHECK(event_check_fields(&ev, &zReason) == -1 && strcmp(zReason, "invalid: content is not valid UTF-8") == 0);
+  ev.content = "\xc0\xaf";
+  ev.ncontent = 2;
+  CHECK(event_check_fields(&ev, &zReason) == -1 && strcmp(zReason, "invalid: content is not valid UTF-8") == 0);
   ev.content = "\xe6\x97";
   ev.ncontent = 2;
   CHECK(event_check_fields(&ev, &zReason) == -1 && strcmp(zReason, "invalid: content is not valid UTF-8") == 0);
@@ -1016,6 +1163,7 @@ static void test_sign_verify(void) {
 int main(void) {
   test_canonical_escaping();
   test_json_check();
+  test_internal_forms();
   test_json_get_int();
   test_real_events();
   test_from_json_rules();

@@ -20,8 +20,9 @@ const RUNNER = process.env.HIROBA_HOSTILE_RUNNER || fileURLToPath(new URL('../..
 const REFUSALS = new Set(['NOTICE', 'CLOSED', 'NEG-ERR']);
 
 /* Could a strict reader (JSON.parse on fatal UTF-8 decoding, nostr-tools
-** verifyEvent) store an event from these bytes? Strings with U+0000 count
-** as storable: the contract lets an engine keep them. */
+** verifyEvent) store an event from these bytes? Strings with U+0000 or a
+** lone surrogate count as storable: JSON.parse and verifyEvent take them,
+** and so does the engine. */
 function storable(bytes) {
   let value;
   try {
@@ -30,10 +31,8 @@ function storable(bytes) {
     return false;
   }
   // Only the fields that make an event: extras may nest 10000 deep.
-  const wellFormed = (ev) => {
-    if (!Array.isArray(ev.tags) || !ev.tags.every((t) => Array.isArray(t) && t.every((x) => typeof x === 'string'))) return false;
-    return [ev.id, ev.pubkey, ev.sig, ev.content, ...ev.tags.flat()].every((x) => typeof x !== 'string' || x.isWellFormed());
-  };
+  const wellFormed = (ev) => Array.isArray(ev.tags) &&
+    ev.tags.every((t) => Array.isArray(t) && t.every((x) => typeof x === 'string'));
   const eventOf = (f) => {
     if (!Array.isArray(f) || f[0] !== 'EVENT') return null;
     if (f.length === 2) return f[1];
