@@ -118,6 +118,36 @@ test('a note with a lone surrogate (a truncated emoji) made by nostr-tools is ac
   await page.close();
 });
 
+test('a batch with refused frames in the middle keeps every other frame (worker)', async () => {
+  const sk = generateSecretKey();
+  const sign = (content) => finalizeEvent({ kind: 1, created_at: Math.floor(Date.now() / 1000), tags: [], content }, sk);
+  const before = sign('before');
+  const after = sign('after');
+  const forged = { ...sign('forged'), sig: before.sig };
+  const frames = [
+    JSON.stringify(['EVENT', before]),
+    JSON.stringify(['EVENT', forged]),
+    '["EVENT", {"id": ',
+    JSON.stringify(['REQ', 'bad', { ids: 5 }]),
+    JSON.stringify(['EVENT', after]),
+  ];
+  const { page, errors } = await openPage();
+  const out = await page.evaluate(async (frames) => {
+    const feed = await window.hiroba.openFeed({ name: 'batch', policy: { store: 'all' } });
+    const results = await feed.mergeBatch(1, frames);
+    const stored = (await feed.query({})).map((e) => e.id);
+    await feed.close();
+    return { results, stored };
+  }, frames);
+  assert.equal(out.results.length, frames.length, 'one result per frame');
+  assert.deepEqual(out.results.map((r) => r.accepted), [[before.id], [], [], [], [after.id]]);
+  assert.match(out.results[1].rejected[0].reason, /^invalid: /);
+  assert.deepEqual(out.results.slice(1, 4).map((r) => r.replies[0][0]), ['OK', 'NOTICE', 'CLOSED']);
+  assert.deepEqual(out.stored.sort(), [before.id, after.id].sort());
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('bad names and bad input are clear errors, and the worker keeps serving', async () => {
   const { page } = await openPage();
   const out = await page.evaluate(async () => {

@@ -375,3 +375,30 @@ test('fairness: a client with a deep backlog of REQs does not hold up another cl
   honest.close();
   relay.close();
 }, { timeout: 120000 });
+
+test('interop: notes with lone surrogates and control characters from nostr-tools are accepted and served back byte-exact', async () => {
+  const r = await relayWith();
+  const sk = generateSecretKey();
+  const contents = ['truncated emoji \ud83d', 'a lone low half \ude00 here', 'NUL \u0000 and \u0001\u001f\u007f\u2028', 'a pair \ud83d\ude00'];
+  const events = contents.map((content) => note(sk, content, { tags: [['t', content.slice(0, 18)]] }));
+  const relay = await Relay.connect(r.url);
+  for (const e of events) assert.equal(await relay.publish(e), '', e.content);
+  const c = await rawClient(r.url);
+  c.ws.removeAllListeners('message');
+  const texts = [];
+  c.ws.on('message', (data) => texts.push(String(data)));
+  c.send(['REQ', 'all', { authors: [getPublicKey(sk)] }]);
+  for (let i = 0; i < 200 && !texts.some((t) => t.startsWith('["EOSE"')); i++) await new Promise((res) => setTimeout(res, 10));
+  const served = texts.filter((t) => t.startsWith('["EVENT"')).map((t) => JSON.parse(t)[2]);
+  assert.equal(served.length, events.length);
+  for (const e of events) {
+    const got = served.find((x) => x.id === e.id);
+    assert.ok(got, `served back: ${JSON.stringify(e.content)}`);
+    assert.equal(got.content, e.content);
+    assert.equal(verifyEvent({ ...got }), true);
+    const { id, pubkey, created_at, kind, tags, content, sig } = e;
+    assert.equal(JSON.stringify(got), JSON.stringify({ id, pubkey, created_at, kind, tags, content, sig }));
+  }
+  c.close();
+  relay.close();
+});
