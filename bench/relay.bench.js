@@ -23,6 +23,12 @@
 //       nostr-tools' Negentropy (bench/lib/js-neg-responder.js). Both must
 //       report exactly the 1,000 + 1,000 ids. Best of 3, interleaved.
 //       Target: Hiroba <= 0.2x the anchor's time (>= 5x faster).
+//       Caveat, measured in-process without sockets (2 cores, 2026-12):
+//       of the JS pair's ~2.1 s, the nostr-tools client's own reconcile
+//       work is 1.1-1.5 s and the JS responder's 0.9-1.1 s (31 rounds at
+//       its 60 kB frame limit), so with this client even a free responder
+//       scores ~0.55x: 5x needs the responder's time measured apart (or a
+//       faster client), not only the end-to-end time.
 //
 // Relays and clients share this process (and its event loop), the same
 // way for every side; the relays' databases live in temp directories.
