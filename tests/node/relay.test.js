@@ -402,3 +402,25 @@ test('interop: notes with lone surrogates and control characters from nostr-tool
   c.close();
   relay.close();
 });
+
+test('the dev server mounts the relay at /relay: NIP-11 over HTTP, NIP-01 over WebSocket, /signal still served', async () => {
+  const { startServer } = await import('../../web/server.js');
+  const app = await startServer({ port: 0, relay: { db: join(dir, 'dev-server.db') } });
+  try {
+    const base = `127.0.0.1:${app.port}`;
+    const info = await (await fetch(`http://${base}/relay`, { headers: { accept: 'application/nostr+json' } })).json();
+    assert.ok(info.supported_nips.includes(77));
+    const relay = await Relay.connect(`ws://${base}/relay`);
+    const e = note(generateSecretKey(), 'through the dev server');
+    assert.equal(await relay.publish(e), '');
+    assert.deepEqual((await collect(relay, [{ ids: [e.id] }])).map((x) => x.id), [e.id]);
+    relay.close();
+    const signal = new WebSocket(`ws://${base}/signal`);
+    await new Promise((resolve, reject) => { signal.once('open', resolve); signal.once('error', reject); });
+    signal.close();
+    const other = new WebSocket(`ws://${base}/elsewhere`);
+    await assert.rejects(new Promise((resolve, reject) => { other.once('open', resolve); other.once('error', reject); }), /404/);
+  } finally {
+    await app.close();
+  }
+});
