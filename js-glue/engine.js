@@ -162,6 +162,23 @@ export class Engine {
   query(db, filterJson) { return this._call('query', this.m._hiroba_query, db, filterJson); }
   // -> the text {"count": n}: stored events matching the filter(s), NIP-45.
   count(db, filterJson) { return this._call('count', this.m._hiroba_count, db, filterJson); }
+
+  // The sync driver's key-value store: -> the value's JSON text, "null"
+  // when the key has none.
+  stateGet(db, key) { return this._call('stateGet', this.m._hiroba__state_get, db, key); }
+  // valueJson: JSON text, or null to delete the key.
+  stateSet(db, key, valueJson) {
+    const pKey = this._in(key);
+    const pValue = valueJson === null ? 0 : this._in(valueJson);
+    let rc;
+    try {
+      rc = this.m._hiroba__state_set(db, pKey, pValue);
+    } finally {
+      this.m._free(pKey);
+      if (pValue) this.m._free(pValue);
+    }
+    if (rc < 0) throw this._error('stateSet');
+  }
   // Opens a NIP-77 reconciliation as the initiator over the stored events
   // matching one filter; -> the frame text ["NEG-OPEN", sub, filter, hex]
   // to send. The peer's answers go through merge(), whose results carry

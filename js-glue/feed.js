@@ -110,6 +110,20 @@ export class Feed extends Emitter {
     return JSON.parse(await this._backend.query(JSON.stringify(filter)));
   }
 
+  // A small key-value store in the database (keys of 1-256 printable
+  // characters, JSON values up to 64 KiB, 1,024 keys): the sync driver
+  // keeps its per-relay bookkeeping there; an app may keep its own.
+  async getState(key) {
+    this._check();
+    return JSON.parse(await this._backend.stateGet(key));
+  }
+
+  // value: anything JSON can hold; null (or undefined) deletes the key.
+  async setState(key, value) {
+    this._check();
+    await this._backend.stateSet(key, value === null || value === undefined ? null : JSON.stringify(value));
+  }
+
   // How many stored events match a filter or an array of filters (NIP-45:
   // an event several filters match counts once; limit is ignored), counted
   // in SQL over the engine's indexes: no event is read into JavaScript.

@@ -16,6 +16,7 @@ import { Feed, resolvePolicy } from './feed.js';
 export { Feed } from './feed.js';
 export { HirobaError } from './engine.js';
 export { joinRoom } from './sync.js';
+export { joinRelay } from './relay-client.js';
 
 // What this browser lacks for Hiroba, or null.
 export function unsupported() {
@@ -99,6 +100,8 @@ export async function openFeed({ name = 'default', policy, allowEmpty = false } 
     connClose: (conn) => client.call('connClose', conn),
     query: (filter) => client.call('query', filter),
     count: (filter) => client.call('count', filter),
+    stateGet: (key) => client.call('stateGet', key),
+    stateSet: (key, value) => client.call('stateSet', [key, value]),
     negOpen: (sub, filter, conn) => client.call('negOpen', [sub, filter, conn]),
     integrityCheck: () => client.call('integrityCheck'),
     close: async () => {

@@ -18,6 +18,7 @@ export { Feed } from './feed.js';
 // Node has no WebRTC or WebSocket of its own: pass { RTCPeerConnection,
 // WebSocket } (e.g. from @roamhq/wrtc or node-datachannel, and ws).
 export { joinRoom } from './sync.js';
+export { joinRelay } from './relay-client.js';
 export { HirobaError } from './engine.js';
 
 // Compiled once per process; every feed gets its own instance (its own
@@ -93,6 +94,8 @@ export async function openFeed({ path, policy, allowEmpty = false } = {}) {
     connClose: async (conn) => engine.connClose(db, conn),
     query: async (filter) => engine.query(db, filter),
     count: async (filter) => engine.count(db, filter),
+    stateGet: async (key) => engine.stateGet(db, key),
+    stateSet: async (key, value) => engine.stateSet(db, key, value),
     negOpen: async (sub, filter, conn) => engine.negOpen(db, sub, filter, conn),
     integrityCheck: async () => engine.integrityCheck(db),
     close: async () => {

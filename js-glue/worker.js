@@ -30,7 +30,7 @@ import createHirobaModule from './hiroba.mjs';
 import { Engine } from './engine.js';
 import { openOpfsStorage } from './storage-opfs.js';
 
-const OPS = new Set(['identity', 'post', 'sign', 'merge', 'mergeBatch', 'connClose', 'query', 'count',
+const OPS = new Set(['identity', 'post', 'sign', 'merge', 'mergeBatch', 'connClose', 'query', 'count', 'stateGet', 'stateSet',
   'negOpen', 'integrityCheck']);
 // How long a new owner keeps trying for the OPFS handles after it gets
 // the lock: the old holder's handles are released 15-22 ms after it dies.
@@ -71,6 +71,8 @@ function execute(op, params) {
     case 'merge': return engine.merge(db, params);
     case 'query': return engine.query(db, params);
     case 'count': return engine.count(db, params);
+    case 'stateGet': return engine.stateGet(db, params);
+    case 'stateSet': return engine.stateSet(db, params[0], params[1]) ?? null;
     case 'mergeBatch': return engine.mergeBatch(db, params[0], params[1], params[2]);
     case 'connClose': return engine.connClose(db, params);
     case 'negOpen': return engine.negOpen(db, params[0], params[1], params[2]);

@@ -51,7 +51,7 @@ export const RELAY_LIMITS = Object.freeze({
   maxSubscriptions: 32,           // live subscriptions per connection
   maxFilters: 16,                 // filters per REQ or COUNT
   maxFilterBytes: 64 * 1024,      // JSON of one connection's live filters, in all
-  maxLimit: 500,                  // events per filter in a stored answer (the engine's cap)
+  maxLimit: 500,                  // events per filter in a stored answer (at most the engine's 500)
   maxSubidLength: 64,
   eventsPerSecond: 50,            // EVENTs per connection: refill ...
   eventBurst: 1000,               // ... and burst; beyond: OK false "rate-limited:"
@@ -79,6 +79,7 @@ const TURN_ANSWER_BYTES = 2 * 1024 * 1024;
 // Wall time the scheduler works before it yields to the event loop.
 const SLICE_MS = 20;
 const AUTH_MAX_SKEW_S = 600;
+const ENGINE_MAX_LIMIT = 500; // events per filter in a stored answer (store.h)
 const EPHEMERAL = (kind) => kind >= 20000 && kind < 30000;
 const HEX64 = /^[0-9a-f]{64}$/;
 
@@ -395,7 +396,16 @@ export async function createRelay({
         if (old) unsubscribe(conn, sub);
         conn.subs.set(sub, { filters: null, size });
         conn.filterBytes += size;
-        return { engine: true, data, text, type, sub, filters, size };
+        // Under the engine's own cap (500), the relay's maxLimit is applied
+        // here: each filter's limit is clamped to it.
+        let reqText = text;
+        if (limits.maxLimit < ENGINE_MAX_LIMIT) {
+          const clamped = filters.map((f) => (f && typeof f === 'object' && !Array.isArray(f)
+            && !(Number.isInteger(f.limit) && f.limit >= 0 && f.limit <= limits.maxLimit)
+            ? { ...f, limit: limits.maxLimit } : f));
+          reqText = JSON.stringify(['REQ', sub, ...clamped]);
+        }
+        return { engine: true, data, text: reqText, type, sub, filters, size };
       }
       case 'CLOSE':
         if (!subOk || frame.length !== 2) return invalid('CLOSE takes a subscription id');

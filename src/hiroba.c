@@ -21,6 +21,7 @@
 #include "hex.h"
 #include "json.h"
 #include "merge.h"
+#include "state.h"
 #include "store.h"
 #include "strbuf.h"
 #include "vfs.h"
@@ -565,6 +566,58 @@ char *hiroba_count(int db, const char *filter_json) {
   strbuf_int(&sb, n);
   strbuf_putc(&sb, '}');
   return answer(s, &sb, rc, zReason);
+}
+
+/* Export-only shims (not in hiroba.h): the sync driver's key-value store
+** (state.h). A key is 1..256 bytes of printable UTF-8; a value is JSON
+** text of at most 64 KiB. hiroba__state_get returns the value's JSON, or
+** "null" when the key has none (caller frees); hiroba__state_set with
+** value_json NULL deletes the key. */
+char *hiroba__state_get(int db, const char *key);
+int hiroba__state_set(int db, const char *key, const char *value_json);
+
+static int check_state_key(const char *key) {
+  size_t n = key ? strlen(key) : 0;
+  if (n < 1 || n > STATE_MAX_KEY || json_check_utf8(key, n)) return 0;
+  for (size_t i = 0; i < n; i++) {
+    if ((unsigned char)key[i] < 0x20 || key[i] == 0x7f) return 0;
+  }
+  return 1;
+}
+
+char *hiroba__state_get(int db, const char *key) {
+  store *s = get_store(db);
+  if (!s) return NULL;
+  if (!check_state_key(key)) {
+    fail(HIROBA_EINVAL, "a state key is 1 to %d bytes of printable UTF-8", STATE_MAX_KEY);
+    return NULL;
+  }
+  strbuf sb;
+  strbuf_init(&sb);
+  int rc = state_get(s, key, &sb);
+  if (rc == 1) { strbuf_puts(&sb, "null"); rc = 0; }
+  return answer(s, &sb, rc, "");
+}
+
+int hiroba__state_set(int db, const char *key, const char *value_json) {
+  store *s = get_store(db);
+  if (!s) return HIROBA_EHANDLE;
+  if (!check_state_key(key)) {
+    return fail(HIROBA_EINVAL, "a state key is 1 to %d bytes of printable UTF-8", STATE_MAX_KEY);
+  }
+  if (value_json) {
+    size_t n = strlen(value_json);
+    if (n > STATE_MAX_VALUE) return fail(HIROBA_EINVAL, "a state value is at most %d bytes of JSON", STATE_MAX_VALUE);
+    const char *zReason = "invalid: bad JSON";
+    cJSON *v = json_parse(value_json, n, &zReason);
+    if (!v) return fail(HIROBA_EINVAL, "a state value is JSON text (%s)", zReason);
+    cJSON_Delete(v);
+  }
+  int rc = state_set(s, key, value_json);
+  if (rc == HIROBA_EFULL) return fail(rc, "at most %d state keys per database", STATE_MAX_KEYS);
+  if (rc) return fail(rc, "%s", store_errmsg(s));
+  ok();
+  return 0;
 }
 
 const char *hiroba_constants(void) {

@@ -148,6 +148,25 @@ test('a batch with refused frames in the middle keeps every other frame (worker)
   await page.close();
 });
 
+test('feed state (the sync driver\'s bookkeeping) survives closing and reopening in the browser', async () => {
+  const { page, errors } = await openPage();
+  const out = await page.evaluate(async () => {
+    const a = await window.hiroba.openFeed({ name: 'state' });
+    await a.setState('relay:wss://r.example/', { since: 42, refused: [] });
+    await a.close();
+    const b = await window.hiroba.openFeed({ name: 'state' });
+    const got = await b.getState('relay:wss://r.example/');
+    let refused = null;
+    try { await b.setState('', 1); } catch (e) { refused = e.message; }
+    await b.close();
+    return { got, refused };
+  });
+  assert.deepEqual(out.got, { since: 42, refused: [] });
+  assert.match(out.refused, /state key/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('bad names and bad input are clear errors, and the worker keeps serving', async () => {
   const { page } = await openPage();
   const out = await page.evaluate(async () => {

@@ -324,6 +324,71 @@ static void test_count_plan(void) {
   remove_db("plan.db");
 }
 
+/* The sync driver's key-value store: round trips, deletion, reopening,
+** bounds, and no key that reaches the identity. */
+char *hiroba__state_get(int db, const char *key);
+int hiroba__state_set(int db, const char *key, const char *value_json);
+
+static void test_state(void) {
+  int db = hiroba_open(path("state.db"));
+  CHECK(db > 0);
+  char *z = hiroba__state_get(db, "relay:wss://x");
+  CHECK(z && strcmp(z, "null") == 0);
+  hiroba_free(z);
+  CHECK(hiroba__state_set(db, "relay:wss://x", "{\"since\":12}") == 0);
+  CHECK(hiroba__state_set(db, "relay:wss://x", "{\"since\":13}") == 0);
+  z = hiroba__state_get(db, "relay:wss://x");
+  CHECK(z && strcmp(z, "{\"since\":13}") == 0);
+  hiroba_free(z);
+  CHECK(hiroba__state_set(db, "gone", "[1,2]") == 0);
+  CHECK(hiroba__state_set(db, "gone", NULL) == 0);
+  z = hiroba__state_get(db, "gone");
+  CHECK(z && strcmp(z, "null") == 0);
+  hiroba_free(z);
+  /* Bad keys and values are clear errors. */
+  CHECK(hiroba__state_set(db, "", "1") == HIROBA_EINVAL);
+  CHECK(hiroba__state_set(db, "a\nb", "1") == HIROBA_EINVAL);
+  CHECK(hiroba__state_set(db, "k", "{not json") == HIROBA_EINVAL && contains(hiroba_errmsg(), "JSON"));
+  CHECK(hiroba__state_set(db, NULL, "1") == HIROBA_EINVAL);
+  CHECK(hiroba__state_get(db, "") == NULL && hiroba_errcode() == HIROBA_EINVAL);
+  char zLong[300];
+  memset(zLong, 'k', sizeof zLong - 1);
+  zLong[sizeof zLong - 1] = 0;
+  CHECK(hiroba__state_set(db, zLong, "1") == HIROBA_EINVAL);
+  static char zBig[70000];
+  zBig[0] = '"';
+  memset(zBig + 1, 'x', sizeof zBig - 3);
+  zBig[sizeof zBig - 2] = '"';
+  CHECK(hiroba__state_set(db, "big", zBig) == HIROBA_EINVAL);
+  /* The identity's rows are not state keys. */
+  z = hiroba__state_get(db, "seckey");
+  CHECK(z && strcmp(z, "null") == 0);
+  hiroba_free(z);
+  char *zId = hiroba_identity(db);
+  CHECK(hiroba__state_set(db, "seckey", "1") == 0);
+  CHECK(hiroba__state_set(db, "pubkey", "1") == 0);
+  CHECK(hiroba_close(db) == 0);
+  /* Everything survives a reopen, the identity untouched. */
+  db = hiroba_open(path("state.db"));
+  char *zId2 = hiroba_identity(db);
+  CHECK(zId && zId2 && strcmp(zId, zId2) == 0);
+  hiroba_free(zId);
+  hiroba_free(zId2);
+  z = hiroba__state_get(db, "relay:wss://x");
+  CHECK(z && strcmp(z, "{\"since\":13}") == 0);
+  hiroba_free(z);
+  /* At most 1,024 keys: one more is refused, overwriting still works. */
+  char zKey[32];
+  int rc = 0;
+  for (int i = 0; i < 1024 && rc == 0; i++) {
+    snprintf(zKey, sizeof zKey, "k%d", i);
+    rc = hiroba__state_set(db, zKey, "0");
+  }
+  CHECK(rc == HIROBA_EFULL && contains(hiroba_errmsg(), "1024"));
+  CHECK(hiroba__state_set(db, "relay:wss://x", "2") == 0);
+  CHECK(hiroba_close(db) == 0);
+}
+
 int main(void) {
   CHECK(mkdtemp(zDir) != NULL);
 
@@ -529,6 +594,7 @@ int main(void) {
   remove_db("a.db"); remove_db("b.db"); remove_db("c.db");
   test_count();
   test_count_plan();
+  test_state();
   rmdir(zDir);
   return check_report("test_engine");
 }
