@@ -11,7 +11,10 @@
 //   3. answer the other side's REQs, NEG-OPENs and pushes through
 //      feed.mergeBatch() (a peer asks; a relay only answers), and send new
 //      events to its live subscriptions;
-//   4. push our own new events; to a relay through the outbox (below).
+//   4. push our own new events (to a relay through the outbox, below), and
+//      to a relay also the events of authors we follow that it lacks or
+//      that reached us elsewhere, so a reader who only uses relays gets
+//      them while their author is offline.
 //
 // Frames from the connection are merged in order; when several are
 // waiting they go to the engine as one batch (one SQLite transaction, one
@@ -67,6 +70,7 @@ const SINCE_MARGIN_S = 600;
 const OUTBOX_IN_FLIGHT = 64;
 const OUTBOX_RETRY_MS = 5000;
 const OUTBOX_GIVEN_UP_MAX = 1000; // ids remembered as refused for good
+const FROM_HERE_MAX = 10_000;
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const clock = () => (globalThis.performance ?? Date).now();
@@ -145,6 +149,7 @@ export class SyncLink {
     this.pushed = 0;          // own events the relay accepted this connection
     this.refused = 0;         // own events it refused for good
     this.record = null;       // the relay's persistent record (feed state)
+    this.fromHere = new Set(); // ids accepted from this relay (not sent back)
   }
 
   get label() {
@@ -474,6 +479,7 @@ export class SyncLink {
       return;
     }
     this.received += result.accepted.length;
+    if (this.kind === 'relay') for (const id of result.accepted) this.noteFromHere(id);
     if (type === 'NEG-MSG' && sub === this.negSub) {
       clearTimeout(this.negTimer);
       if (this.relay) this.relay.nip77 = true;
@@ -512,7 +518,7 @@ export class SyncLink {
     }
     if (result.have?.length) {
       this.have += result.have.length;
-      if (this.kind === 'relay') this.offerOwn(result.have);
+      if (this.kind === 'relay') this.offerHave(result.have);
     }
     if (result.need?.length) {
       this.need += result.need.length;
@@ -552,9 +558,16 @@ export class SyncLink {
         return;
       }
     }
-    if (event.pubkey !== this.self) return;
-    if (this.kind === 'relay') this.queueOwn(event);
-    else this.send(['EVENT', event]);
+    if (event.pubkey === this.self) {
+      if (this.kind === 'relay') this.queueOwn(event);
+      else this.send(['EVENT', event]);
+    } else if (this.kind === 'relay' && this.follows().has(event.pubkey) && !this.fromHere.has(event.id)) {
+      // A followed author's event that came from elsewhere (a peer,
+      // another relay): the relay gets it too, so readers who only use
+      // relays get it while its author and we are gone. Not kept in the
+      // outbox: it is the author's to deliver; we only help.
+      this.send(['EVENT', event]);
+    }
   }
 
   // --- the outbox (relays) ----------------------------------------------------------
@@ -578,13 +591,25 @@ export class SyncLink {
     this.pumpOutbox();
   }
 
-  // Own events among ids the relay lacks (a reconciliation's "have").
-  async offerOwn(ids) {
+  // Events the relay lacks (a reconciliation's "have", all by authors we
+  // follow or ourselves): ours through the outbox, the others sent once.
+  async offerHave(ids) {
     try {
-      for (const event of await this.feed.query({ ids, authors: [this.self] })) this.queueOwn(event);
+      for (let i = 0; i < ids.length; i += FETCH_BATCH) {
+        for (const event of await this.feed.query({ ids: ids.slice(i, i + FETCH_BATCH) })) {
+          if (event.pubkey === this.self) this.queueOwn(event);
+          else this.send(['EVENT', event]);
+        }
+      }
     } catch (err) {
       this.hooks.error?.(err);
     }
+  }
+
+  // Ids accepted from this relay (the newest FROM_HERE_MAX): never sent back.
+  noteFromHere(id) {
+    this.fromHere.add(id);
+    if (this.fromHere.size > FROM_HERE_MAX) this.fromHere.delete(this.fromHere.values().next().value);
   }
 
   // At connect: everything of ours from the oldest unacknowledged on.
