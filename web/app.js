@@ -1,7 +1,8 @@
-// app.js -- the Hiroba demo page: one feed in OPFS, one room over WebRTC.
+// app.js -- the Hiroba demo page: one feed in OPFS, one room over WebRTC,
+// and any number of Nostr relays (the dev server's own /relay by default).
 // Plain DOM; user content only ever goes in through textContent.
 
-import { openFeed, joinRoom, unsupported } from '/hiroba/index.js';
+import { openFeed, joinRoom, joinRelay, unsupported } from '/hiroba/index.js';
 
 const $ = (id) => document.getElementById(id);
 const short = (pk) => `${pk.slice(0, 8)}…${pk.slice(-4)}`;
@@ -29,6 +30,7 @@ let following = new Set();
 let muted = new Set();
 const names = new Map();      // pubkey -> name, from profiles we hold
 const syncs = new Map();      // peer pubkey -> last sync progress
+const relays = new Map();     // relay URL -> { url, handle, error, waiting, removed }
 
 // --- small DOM helpers ---------------------------------------------------------
 function el(tag, props = {}, ...children) {
@@ -137,13 +139,18 @@ async function refreshLists() {
   renderKeyed($('muted'), people(muted, 'Unmute', (pk) => feed.unmute(pk), 'unmute', 'Nobody.'));
 }
 
+// Fetch what they wrote before, and subscribe to what comes (or stop).
+function resyncAll() {
+  room?.resync();
+  for (const r of relays.values()) r.handle?.resync();
+}
 async function follow(pk) {
   await feed.follow(pk);
-  room?.resync();   // fetch what they wrote before, and subscribe to what comes
+  resyncAll();
 }
 async function unfollow(pk) {
   await feed.unfollow(pk);
-  room?.resync();
+  resyncAll();
 }
 
 // --- timeline --------------------------------------------------------------------
@@ -224,7 +231,13 @@ function peerLabel(p) {
   return p.state;
 }
 
-function peerView(p) {
+// Events accepted from a peer on its current (or last) connection.
+function peerReceived(pk) {
+  const live = room?.stats().peers.find((s) => s.pubkey === pk);
+  return live?.received ?? syncs.get(pk)?.received ?? 0;
+}
+
+function peerView(p, received) {
   const followed = following.has(p.pubkey);
   return el('li', { class: 'peer', dataset: { pubkey: p.pubkey, state: p.state, route: p.route ?? '' } },
     el('div', { class: 'peer-who' },
@@ -233,7 +246,8 @@ function peerView(p) {
         : el('span', { class: 'peer-name unnamed', text: 'No name yet' }),
       el('code', { class: 'pubkey', title: p.pubkey, text: short(p.pubkey) })),
     el('div', { class: 'peer-meta' },
-      el('span', { class: `state state-${p.state}`, text: peerLabel(p) })),
+      el('span', { class: `state state-${p.state}`, text: peerLabel(p) }),
+      el('span', { class: 'received', dataset: { received: String(received) }, text: `received ${received}` })),
     el('button', {
       type: 'button', class: `small ${followed ? 'unfollow' : 'follow'}`, text: followed ? 'Unfollow' : 'Follow',
       'aria-label': `${followed ? 'Unfollow' : 'Follow'} ${names.get(p.pubkey) || short(p.pubkey)}`,
@@ -250,11 +264,14 @@ function renderPeers() {
   for (const [pk, g] of gone) if (now - g.at > CLOSED_SHOWN_MS) gone.delete(pk);
   const peers = [...live, ...[...gone.values()].map((g) => ({ ...g.info, state: 'closed' }))];
   $('no-peers').hidden = peers.length > 0;
-  renderKeyed($('peers'), peers.map((p) => ({
-    key: p.pubkey,
-    sig: JSON.stringify([p.state, p.route, names.get(p.pubkey), following.has(p.pubkey)]),
-    make: () => peerView(p),
-  })));
+  renderKeyed($('peers'), peers.map((p) => {
+    const received = peerReceived(p.pubkey);
+    return {
+      key: p.pubkey,
+      sig: JSON.stringify([p.state, p.route, names.get(p.pubkey), following.has(p.pubkey), received]),
+      make: () => peerView(p, received),
+    };
+  }));
   const open = peers.filter((p) => p.state === 'open').length;
   if (room) {
     $('room-status').textContent = `Room “${roomName}” · ${open} peer${open === 1 ? '' : 's'} connected${relayOnly ? ' · relay only' : ''}`;
@@ -282,6 +299,173 @@ function renderSync() {
   }
 }
 
+// --- relays --------------------------------------------------------------------------
+// The list lives in localStorage (one per origin): the dev server's own
+// relay on a first visit; what the user adds or removes after that.
+const RELAYS_KEY = 'hiroba-relays';
+const MAX_RELAYS = 16;
+const OWN_RELAY = `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/relay`;
+const LOOPBACK = /^(localhost|127\.\d+\.\d+\.\d+|\[::1\])$/;
+
+// Why `text` cannot be added as a relay, or null. -> { problem, url }
+function checkRelayUrl(text) {
+  const typed = text.trim();
+  if (!typed) return { problem: 'Type a relay URL, such as wss://relay.damus.io.' };
+  let u;
+  try { u = new URL(typed); } catch { return { problem: `“${typed.slice(0, 80)}” is not a URL. A relay URL looks like wss://relay.damus.io.` }; }
+  if (u.protocol !== 'ws:' && u.protocol !== 'wss:') {
+    return { problem: 'A relay URL starts with wss:// (or ws:// for a relay on this computer).' };
+  }
+  if (!u.hostname) return { problem: 'That URL names no host.' };
+  if (u.username || u.password) return { problem: 'Leave the user name and password out of the relay URL.' };
+  // An https page may not open ws:// connections except to this computer.
+  if (location.protocol === 'https:' && u.protocol === 'ws:' && !LOOPBACK.test(u.hostname)) {
+    return { problem: 'This page is served over https, so the browser lets it reach wss:// relays only.' };
+  }
+  u.hash = '';
+  return { problem: null, url: u.href };
+}
+
+function savedRelays() {
+  try {
+    const list = JSON.parse(localStorage.getItem(RELAYS_KEY));
+    if (Array.isArray(list)) {
+      return [...new Set(list.filter((u) => typeof u === 'string').map((u) => checkRelayUrl(u).url).filter(Boolean))].slice(0, MAX_RELAYS);
+    }
+  } catch { /* unreadable: start over */ }
+  return [checkRelayUrl(OWN_RELAY).url];
+}
+
+function saveRelays() {
+  try {
+    localStorage.setItem(RELAYS_KEY, JSON.stringify([...relays.keys()]));
+  } catch (err) {
+    showError(new Error(`Could not save the relay list: ${err.message ?? err}`), { transient: true });
+  }
+}
+
+const relayMessage = (err) => String(err?.message ?? err).replace(/^hiroba: /, '');
+
+async function addRelay(url) {
+  const entry = { url, handle: null, error: null, waiting: null, removed: false };
+  relays.set(url, entry);
+  updateRelays();
+  try {
+    const handle = await joinRelay(feed, { url });
+    if (entry.removed) { handle.leave(); return; }
+    entry.handle = handle;
+    handle.on('state', ({ state }) => {
+      if (state === 'open') entry.error = null;   // a fresh connection: old trouble is over
+      updateRelays();
+    });
+    handle.on('sync', updateRelays);
+    handle.on('error', (err) => {
+      console.warn('hiroba demo: relay', url, err);
+      entry.error = relayMessage(err);
+      updateRelays();
+    });
+  } catch (err) {
+    entry.error = relayMessage(err);
+  }
+  updateRelays();
+}
+
+function removeRelay(url) {
+  const entry = relays.get(url);
+  if (!entry) return;
+  entry.removed = true;
+  entry.handle?.leave();
+  relays.delete(url);
+  saveRelays();
+  updateRelays();
+}
+
+// "relay.damus.io", "ws://127.0.0.1:8080/relay": what a row shows of its
+// URL, as [host, path] (a line may break between them).
+function relayName(url) {
+  const u = new URL(url);
+  return [`${u.protocol === 'ws:' ? 'ws://' : ''}${u.host}`, `${u.pathname === '/' ? '' : u.pathname}${u.search}`];
+}
+
+function relayView(entry, s) {
+  const state = s?.state ?? 'connecting';
+  const [host, path] = relayName(entry.url);
+  const sync = [el('span', { class: `state state-${state}`, text: state })];
+  if (state === 'open') {
+    sync.push(el('span', { class: 'relay-sync', text: s.done ? 'in sync' : s.missing ? `${s.missing} missing` : 'syncing…' }),
+      el('span', { class: 'relay-mode', text: s.mode === 'req' ? 'REQ' : 'NIP-77' }));
+  }
+  const received = s?.received ?? 0;
+  const counts = [el('span', { class: 'received', dataset: { received: String(received) }, text: `received ${received}` })];
+  const waiting = s?.outbox ?? entry.waiting;
+  if (waiting) {
+    counts.push(el('span', { class: 'waiting', dataset: { waiting: String(waiting) },
+      text: `${waiting} event${waiting === 1 ? '' : 's'} to send`,
+      title: 'Your events this relay has not acknowledged yet: they go out when it is reachable' }));
+  }
+  return el('li', { class: 'relay', dataset: { url: entry.url, state, done: String(!!s?.done), outbox: String(waiting ?? '') } },
+    el('code', { class: 'relay-url', title: entry.url }, host, path ? el('wbr') : null, path || null),
+    el('div', { class: 'relay-meta' }, ...sync),
+    el('div', { class: 'relay-meta' }, ...counts),
+    el('button', {
+      type: 'button', class: 'small danger remove-relay', text: 'Remove', 'aria-label': `Remove relay ${host}${path}`,
+      dataset: { focusKey: `relay:${entry.url}` }, onclick: () => removeRelay(entry.url),
+    }),
+    entry.error ? el('p', { class: 'relay-error', text: entry.error }) : null);
+}
+
+function renderRelays() {
+  $('no-relays').hidden = relays.size > 0;
+  renderKeyed($('relays'), [...relays.values()].map((entry) => {
+    const s = entry.handle?.stats();
+    const shown = s && [s.state, s.done, s.missing, s.mode, s.received, s.outbox];
+    return { key: entry.url, sig: JSON.stringify([shown, entry.waiting, entry.error]), make: () => relayView(entry, s) };
+  }));
+}
+
+// While a relay is not connected its handle cannot say what it still owes
+// (stats().outbox is null): estimate it from the outbox's record (the
+// oldest created_at not acknowledged) -- our events after it.
+async function estimateWaiting(entry) {
+  if (!entry.handle || entry.handle.stats().outbox !== null) { entry.waiting = null; return; }
+  const record = await feed.getState(`relay:${entry.url}`);
+  const filter = { authors: [me] };
+  if (record?.pushedAll && Number.isSafeInteger(record.pending)) filter.since = record.pending + 1;
+  entry.waiting = await feed.count(filter);
+}
+
+const updateRelays = debounce(async () => {
+  await Promise.all([...relays.values()].map((entry) => estimateWaiting(entry).catch(() => { entry.waiting = null; })));
+  renderRelays();
+}, 150);
+
+function connectRelays() {
+  for (const url of savedRelays()) addRelay(url);
+  saveRelays();
+  renderRelays();
+  // Counts change without an event (an OK from the relay, a post while
+  // offline): look again now and then; unchanged rows are not touched.
+  setInterval(updateRelays, 2000);
+  $('relay-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const input = $('relay-input');
+    let { problem, url } = checkRelayUrl(input.value);
+    if (!problem && relays.has(url)) problem = 'That relay is in the list already.';
+    if (!problem && relays.size >= MAX_RELAYS) problem = `At most ${MAX_RELAYS} relays: remove one first.`;
+    $('relay-error').textContent = problem ?? '';
+    $('relay-error').hidden = !problem;
+    input.setAttribute('aria-invalid', problem ? 'true' : 'false');
+    if (problem) { input.focus(); return; }
+    input.value = '';
+    addRelay(url);
+    saveRelays();
+  });
+  $('relay-input').addEventListener('input', () => {
+    $('relay-error').hidden = true;
+    $('relay-input').setAttribute('aria-invalid', 'false');
+  });
+}
+
 // --- wiring ------------------------------------------------------------------------
 function debounce(fn, ms) {
   let timer = null;
@@ -303,6 +487,7 @@ const refresh = debounce(async () => {
   await refreshLists();
   renderPeers();
   await renderTimeline();
+  updateRelays();
 }, 120);
 
 async function post() {
@@ -349,7 +534,10 @@ function wire() {
   window.addEventListener('hashchange', () => location.reload());
   // Leaving says goodbye: peers see the connection close at once instead
   // of waiting for it to time out.
-  window.addEventListener('pagehide', () => room?.leave());
+  window.addEventListener('pagehide', () => {
+    room?.leave();
+    for (const r of relays.values()) r.handle?.leave();
+  });
   // Keep "3m ago" honest.
   setInterval(() => {
     for (const t of document.querySelectorAll('time.ago')) t.textContent = ago(Number(t.dataset.ts));
@@ -360,7 +548,7 @@ async function connect() {
   if (typeof globalThis.RTCPeerConnection !== 'function') {
     // The feed works alone; say plainly why nobody will be met.
     $('room-status').textContent = 'Offline: no WebRTC in this browser';
-    $('no-peers').textContent = 'This browser lacks WebRTC (RTCPeerConnection), so it cannot meet peers. Your posts are kept in this browser but cannot reach anyone from it.';
+    $('no-peers').textContent = 'This browser lacks WebRTC (RTCPeerConnection), so it cannot meet peers. Your posts are kept in this browser and reach others only through the relays below.';
     return;
   }
   $('room-status').textContent = `Joining room “${roomName}”…`;
@@ -376,7 +564,7 @@ async function connect() {
     return;
   }
   room.on('peer', () => { renderPeers(); refresh(); });
-  room.on('sync', (s) => { syncs.set(s.peer, s); renderSync(); });
+  room.on('sync', (s) => { syncs.set(s.peer, s); renderSync(); renderPeers(); });
   room.on('error', (err) => showError(err, { transient: true }));
   window.hirobaRoom = room;   // for the console and tests
   renderPeers();
@@ -416,6 +604,8 @@ async function main() {
   wire();
   feed.on('event', refresh);
   refresh();
+  connectRelays();
+  window.hirobaRelays = relays;   // for the console and tests
   connect();
 }
 

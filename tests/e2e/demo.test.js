@@ -6,6 +6,9 @@
 //      from B;
 //   3. the same over TURN only (?ice=relay) through a real coturn on
 //      127.0.0.1: the peer panel says "relayed via TURN".
+// The server is the dev server with its Nostr relay (the page's default
+// relay, see relay-demo.test.js); the store-and-forward test removes it
+// from Carol's list first, so her post can only have come from Bob.
 // Screenshots of every window at each step go to test-output/e2e/demo-*.png,
 // and one of two windows side by side to demo-side-by-side.png (the
 // README's picture is a copy of it).
@@ -15,8 +18,7 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { startServer } from '../../web/server.js';
-import { launchProfile, watchErrors } from './harness.js';
+import { launchProfile, startDemoServer, watchErrors } from './harness.js';
 import { startCoturn } from '../shared/coturn.js';
 
 const OUT = fileURLToPath(new URL('../../test-output/e2e/', import.meta.url));
@@ -31,7 +33,7 @@ const profiles = [];
 
 before(async () => {
   await mkdir(OUT, { recursive: true });
-  server = await startServer({ port: 0, turnEnv: {} });
+  server = await startDemoServer();
 });
 
 after(async () => {
@@ -42,12 +44,14 @@ after(async () => {
 });
 
 // A user: a fresh profile with the page open at `path` (query and hash).
-// `before` runs in the page before its own scripts (to take features away).
-async function user(label, viewport, path, on = server, before = null) {
+// `before` runs in the page before its own scripts (to take features away);
+// `init` too, for a page that still starts (e.g. to set its relay list).
+async function user(label, viewport, path, on = server, before = null, init = null) {
   const profile = await launchProfile();
   profiles.push(profile);
   const page = await profile.context.newPage();
   if (before) await page.addInitScript(before);
+  if (init) await page.addInitScript(init);
   await page.setViewportSize(viewport);
   const errors = watchErrors(page);
   await page.goto(`${on.url}${path}`);
@@ -175,9 +179,12 @@ test('demo page: two users meet, follow, post, react, delete, mute, reload', asy
   assert.deepEqual([...alice.errors, ...bob.errors], []);
 });
 
+// The user removed every relay (on a first visit: later visits keep it so).
+const noRelays = () => { if (localStorage.getItem('hiroba-relays') === null) localStorage.setItem('hiroba-relays', '[]'); };
+
 test('store and forward: A posts and leaves, C joins and gets the post from B', async () => {
-  const alice = await user('fwd-alice', { width: 900, height: 700 }, '#e2e-forward');
-  const bob = await user('fwd-bob', { width: 900, height: 700 }, '#e2e-forward');
+  const alice = await user('fwd-alice', { width: 900, height: 700 }, '#e2e-forward', server, null, noRelays);
+  const bob = await user('fwd-bob', { width: 900, height: 700 }, '#e2e-forward', server, null, noRelays);
   await setName(alice, 'Alice');
   await followFromPanel(bob, alice);
   await alice.page.fill('#compose-text', 'Alice wrote this before she left');
@@ -190,7 +197,8 @@ test('store and forward: A posts and leaves, C joins and gets the post from B', 
   await shot(bob, 'fwd-1-alice-gone');
 
   // Carol arrives, pastes Alice's key, and gets her post (and name) from Bob.
-  const carol = await user('fwd-carol', { width: 900, height: 700 }, '#e2e-forward');
+  const carol = await user('fwd-carol', { width: 900, height: 700 }, '#e2e-forward', server, null, noRelays);
+  assert.equal(await carol.page.locator('#relays .relay').count(), 0);
   await peerRow(carol, bob).waitFor({ timeout: LONG });
   await carol.page.fill('#follow-input', alice.pubkey);
   await carol.page.press('#follow-input', 'Enter');
@@ -199,14 +207,16 @@ test('store and forward: A posts and leaves, C joins and gets the post from B', 
   await atCarol.waitFor({ timeout: LONG });
   await atCarol.locator('.author', { hasText: 'Alice' }).waitFor({ timeout: LONG });
   assert.equal(await carol.page.locator(`#peers .peer[data-pubkey="${alice.pubkey}"]`).count(), 0, 'Carol never met Alice');
+  // The peer panel says where it came from: Bob.
+  await carol.page.waitForFunction((b) => Number(document.querySelector(`#peers .peer[data-pubkey="${b}"] .received`)?.dataset.received) >= 2,
+    bob.pubkey, { timeout: LONG });
   await shot(carol, 'fwd-2-carol');
   assert.deepEqual([...bob.errors, ...carol.errors], []);
 });
 
 test('relay only (?ice=relay) through a real coturn: the panel says "relayed via TURN"', async () => {
   coturn = await startCoturn({ secret: COTURN_SECRET });
-  relayServer = await startServer({
-    port: 0,
+  relayServer = await startDemoServer({
     turnEnv: { TURN_SECRET: COTURN_SECRET, TURN_URLS: `turn:127.0.0.1:${coturn.port}?transport=udp` },
   });
   const alice = await user('relay-alice', { width: 900, height: 700 }, '?ice=relay#e2e-relay', relayServer);

@@ -1,6 +1,7 @@
 // harness.js -- what every browser test needs: a static server for the
-// browser package and test pages, and Debian's headless Chromium driven by
-// playwright-core (never a downloaded browser). Everything started here is
+// browser package and test pages (or the dev server with its relay, for
+// the demo page), and Debian's headless Chromium driven by playwright-core
+// (never a downloaded browser). Everything started here is
 // stopped by the returned close functions; tests call them in after().
 
 import { createServer } from 'node:http';
@@ -64,6 +65,51 @@ export async function startServer() {
       server.closeAllConnections();
       server.close(resolve);
     }),
+  };
+}
+
+// The dev server (web/server.js) as `make demo` runs it, with its Nostr
+// relay at /relay (the demo page's default relay) on a database in a fresh
+// temp folder that close() removes. `options` go to startServer (port 0 and
+// no TURN unless given). setRelayReachable(false) refuses new WebSocket
+// connections to /relay with 503, as an unreachable relay would (the open
+// ones stay; HTTP, /signal and NIP-11 are unaffected); true serves again.
+// -> startServer's { url, port, server, relay, close() } + { relayUrl,
+// setRelayReachable(on) }
+export async function startDemoServer(options = {}) {
+  const { startServer: startDev } = await import('../../web/server.js');
+  const dir = await mkdtemp(join(tmpdir(), 'hiroba-demo-relay-'));
+  let app;
+  try {
+    app = await startDev({ port: 0, turnEnv: {}, ...options, relay: { db: join(dir, 'relay.db'), ...options.relay } });
+  } catch (err) {
+    await rm(dir, { recursive: true, force: true });
+    throw err;
+  }
+  let reachable = true;
+  const upgrades = app.server.listeners('upgrade');
+  app.server.removeAllListeners('upgrade');
+  app.server.on('upgrade', (req, socket, head) => {
+    let pathname = null;
+    try { pathname = new URL(req.url, 'http://x').pathname; } catch { /* the server's own handler says 404 */ }
+    if (!reachable && pathname === '/relay') {
+      socket.on('error', () => {});
+      socket.end('HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+      return;
+    }
+    for (const fn of upgrades) fn.call(app.server, req, socket, head);
+  });
+  return {
+    ...app,
+    relayUrl: `ws://127.0.0.1:${app.port}/relay`,
+    setRelayReachable(on) { reachable = !!on; },
+    close: async () => {
+      try {
+        await app.close();
+      } finally {
+        await rm(dir, { recursive: true, force: true });
+      }
+    },
   };
 }
 
