@@ -169,7 +169,7 @@ export class Engine {
   // valueJson: JSON text, or null to delete the key.
   stateSet(db, key, valueJson) {
     const pKey = this._in(key);
-    const pValue = valueJson === null ? 0 : this._in(valueJson);
+    const pValue = valueJson == null ? 0 : this._in(valueJson);
     let rc;
     try {
       rc = this.m._hiroba__state_set(db, pKey, pValue);

@@ -3,7 +3,8 @@
 // A Feed talks to an engine through a small backend of promise-returning
 // calls -- identity(), post(draftJson) -> { json, isNew }, sign(draftJson),
 // merge(frame),
-// query(filterJson), count(filterJson), negOpen(sub, filterJson), integrityCheck(), close(), all JSON text -- which is the engine itself in Node (node.js) and a worker RPC
+// query(filterJson), count(filterJson), stateGet(key), stateSet(key, valueJson),
+// negOpen(sub, filterJson), integrityCheck(), close(), all JSON text -- which is the engine itself in Node (node.js) and a worker RPC
 // in browsers. Everything above that line (follow lists, profiles,
 // timelines, events) lives here once.
 
@@ -26,6 +27,15 @@ export function resolvePolicy(policy = {}) {
   if (out.store !== 'follows' && out.store !== 'all') throw new TypeError('openFeed: policy.store is "follows" or "all"');
   if (!Number.isSafeInteger(out.maxBytes) || out.maxBytes < 0) throw new TypeError('openFeed: policy.maxBytes is a whole number of bytes (0: no budget)');
   return { store: out.store, maxBytes: out.maxBytes };
+}
+
+// The engine checks a state key's bytes; what it cannot see is a key that
+// is not a string, or one with a lone surrogate, which the UTF-8 encoding
+// would turn into U+FFFD so that two different keys shared one slot.
+function checkStateKey(key) {
+  if (typeof key !== 'string' || /\p{Cs}/u.test(key)) {
+    throw new TypeError('hiroba: a state key is a string of 1 to 256 bytes of printable UTF-8');
+  }
 }
 
 export class Feed extends Emitter {
@@ -113,15 +123,22 @@ export class Feed extends Emitter {
   // A small key-value store in the database (keys of 1-256 printable
   // characters, JSON values up to 64 KiB, 1,024 keys): the sync driver
   // keeps its per-relay bookkeeping there; an app may keep its own.
+  // -> the stored value, or null when the key has none.
   async getState(key) {
     this._check();
+    checkStateKey(key);
     return JSON.parse(await this._backend.stateGet(key));
   }
 
   // value: anything JSON can hold; null (or undefined) deletes the key.
   async setState(key, value) {
     this._check();
-    await this._backend.stateSet(key, value === null || value === undefined ? null : JSON.stringify(value));
+    checkStateKey(key);
+    const json = value === undefined ? 'null' : JSON.stringify(value);
+    if (json === undefined) throw new TypeError('hiroba: a state value must be JSON-serializable');
+    // A value that serializes to null (NaN, null) would read back as "no
+    // value" anyway: delete rather than spend one of the 1,024 keys on it.
+    await this._backend.stateSet(key, json === 'null' ? null : json);
   }
 
   // How many stored events match a filter or an array of filters (NIP-45:

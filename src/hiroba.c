@@ -576,11 +576,15 @@ char *hiroba_count(int db, const char *filter_json) {
 char *hiroba__state_get(int db, const char *key);
 int hiroba__state_set(int db, const char *key, const char *value_json);
 
+/* Printable: no C0, DEL or C1 control (U+0080..U+009F, encoded C2 80..C2
+** 9F), so that a key is safe to log and show. */
 static int check_state_key(const char *key) {
   size_t n = key ? strlen(key) : 0;
   if (n < 1 || n > STATE_MAX_KEY || json_check_utf8(key, n)) return 0;
   for (size_t i = 0; i < n; i++) {
-    if ((unsigned char)key[i] < 0x20 || key[i] == 0x7f) return 0;
+    unsigned char c = (unsigned char)key[i];
+    if (c < 0x20 || c == 0x7f) return 0;
+    if (c == 0xc2 && i + 1 < n && (unsigned char)key[i + 1] <= 0x9f) return 0;
   }
   return 1;
 }

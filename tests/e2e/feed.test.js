@@ -153,15 +153,19 @@ test('feed state (the sync driver\'s bookkeeping) survives closing and reopening
   const out = await page.evaluate(async () => {
     const a = await window.hiroba.openFeed({ name: 'state' });
     await a.setState('relay:wss://r.example/', { since: 42, refused: [] });
+    await a.setState('outbox', 7);
+    await a.setState('outbox', null);   // a delete crosses the worker too
     await a.close();
     const b = await window.hiroba.openFeed({ name: 'state' });
     const got = await b.getState('relay:wss://r.example/');
+    const gone = await b.getState('outbox');
     let refused = null;
     try { await b.setState('', 1); } catch (e) { refused = e.message; }
     await b.close();
-    return { got, refused };
+    return { got, gone, refused };
   });
   assert.deepEqual(out.got, { since: 42, refused: [] });
+  assert.equal(out.gone, null);
   assert.match(out.refused, /state key/);
   assert.deepEqual(errors, []);
   await page.close();

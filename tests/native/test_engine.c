@@ -347,7 +347,15 @@ static void test_state(void) {
   hiroba_free(z);
   /* Bad keys and values are clear errors. */
   CHECK(hiroba__state_set(db, "", "1") == HIROBA_EINVAL);
-  CHECK(hiroba__state_set(db, "a\nb", "1") == HIROBA_EINVAL);
+  CHECK(hiroba__state_set(db, "a\x7f", "1") == HIROBA_EINVAL);
+  CHECK(hiroba__state_set(db, "a\xc2\x85" "b", "1") == HIROBA_EINVAL); /* C1 NEL */
+  CHECK(hiroba__state_set(db, "a\xff", "1") == HIROBA_EINVAL);         /* not UTF-8 */
+  CHECK(hiroba__state_set(db, "caf\xc3\xa9", "1") == 0);
+  CHECK(hiroba__state_set(db, "caf\xc3\xa9", NULL) == 0);
+  CHECK(hiroba__state_set(db, "k", "1 2") == HIROBA_EINVAL);
+  CHECK(hiroba__state_set(db, "k", "") == HIROBA_EINVAL);
+  CHECK(hiroba__state_set(db, "a\nb", "1") == HIROBA_EINVAL && contains(hiroba_errmsg(), "state key"));
+  CHECK(hiroba__state_set(999, "k", "1") == HIROBA_EHANDLE);
   CHECK(hiroba__state_set(db, "k", "{not json") == HIROBA_EINVAL && contains(hiroba_errmsg(), "JSON"));
   CHECK(hiroba__state_set(db, NULL, "1") == HIROBA_EINVAL);
   CHECK(hiroba__state_get(db, "") == NULL && hiroba_errcode() == HIROBA_EINVAL);
@@ -359,7 +367,7 @@ static void test_state(void) {
   zBig[0] = '"';
   memset(zBig + 1, 'x', sizeof zBig - 3);
   zBig[sizeof zBig - 2] = '"';
-  CHECK(hiroba__state_set(db, "big", zBig) == HIROBA_EINVAL);
+  CHECK(hiroba__state_set(db, "big", zBig) == HIROBA_EINVAL && contains(hiroba_errmsg(), "65536"));
   /* The identity's rows are not state keys. */
   z = hiroba__state_get(db, "seckey");
   CHECK(z && strcmp(z, "null") == 0);
@@ -367,6 +375,10 @@ static void test_state(void) {
   char *zId = hiroba_identity(db);
   CHECK(hiroba__state_set(db, "seckey", "1") == 0);
   CHECK(hiroba__state_set(db, "pubkey", "1") == 0);
+  z = hiroba__state_get(db, "seckey");   /* the state value, not the key */
+  CHECK(z && strcmp(z, "1") == 0);
+  hiroba_free(z);
+  CHECK(hiroba__state_set(db, "seckey", NULL) == 0);
   CHECK(hiroba_close(db) == 0);
   /* Everything survives a reopen, the identity untouched. */
   db = hiroba_open(path("state.db"));
@@ -386,6 +398,12 @@ static void test_state(void) {
   }
   CHECK(rc == HIROBA_EFULL && contains(hiroba_errmsg(), "1024"));
   CHECK(hiroba__state_set(db, "relay:wss://x", "2") == 0);
+  CHECK(hiroba__state_set(db, "one more", "0") == HIROBA_EFULL);
+  CHECK(hiroba__state_set(db, "k0", NULL) == 0);      /* a delete frees a slot */
+  CHECK(hiroba__state_set(db, "one more", "0") == 0);
+  zId = hiroba_identity(db);                         /* the identity still reads */
+  CHECK(zId != NULL);
+  hiroba_free(zId);
   CHECK(hiroba_close(db) == 0);
 }
 
