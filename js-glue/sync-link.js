@@ -328,10 +328,13 @@ export class SyncLink {
     }
     this.done = true;
     this.retryMs = RETRY_MS;
-    // From now on new events by the authors we follow come as they happen.
+    // From now on new events by the authors we follow come as they
+    // happen. `limit: 0` asks for no stored events, and no `since`: an old
+    // event that reaches the other side later (from a peer of theirs, a
+    // relay's other client) is new to us too.
     if (this.liveSub) this.send(['CLOSE', this.liveSub]);
     this.liveSub = randomSub('l');
-    this.send(['REQ', this.liveSub, { authors: this.authors(), since: nowSec() }]);
+    this.send(['REQ', this.liveSub, { authors: this.authors(), limit: 0 }]);
     if (this.kind === 'relay' && this.mode === 'nip77') {
       this.record = { ...this.record, since: Math.max(0, nowSec() - SINCE_MARGIN_S) };
       this.saveRecord();

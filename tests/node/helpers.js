@@ -105,6 +105,18 @@ export function pickSeed() {
 ** Not a timing assertion: nothing is measured. */
 export const settle = () => new Promise((resolve) => setImmediate(resolve));
 
+/* Polls until pred() is truthy (generous: machines here are shared);
+** describe() may add what the state was when it gave up. */
+export async function until(pred, what, ms = 120_000, describe = null) {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await pred();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${describe ? `: ${await describe()}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /* Checks the shape every merge result has (DESIGN §4). */
 export function assertMergeShape(res) {
   assert.ok(res && typeof res === 'object', 'merge result is an object');

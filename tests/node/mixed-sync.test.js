@@ -5,7 +5,7 @@
 // At the end every feed holds the same events, each feed announced each
 // event once (no duplicates), and none is lost.
 
-import { test, before, after } from 'node:test';
+import { test, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import wrtc from '@roamhq/wrtc';
@@ -13,27 +13,15 @@ import { WebSocket } from 'ws';
 
 import { startServer } from '../../web/server.js';
 import { joinRoom, joinRelay } from '../../js-glue/node.js';
-import { tempFeed, tempDir } from './helpers.js';
+import { tempFeed, tempDir, until } from './helpers.js';
 
 let server;
 const handles = [];
 
-before(async () => {});
 after(async () => {
   for (const h of handles) h.leave();
   await server?.close();
 });
-
-let debug = null;
-async function until(pred, what, ms = 120_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}${debug ? `: ${await debug()}` : ''}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 test('peers and a relay at once: the same final database everywhere, nothing lost, nothing twice', async (t) => {
   const dir = tempDir(t, 'hiroba-mixed-');
@@ -80,7 +68,7 @@ test('peers and a relay at once: the same final database everywhere, nothing los
     for (const n of names) for (const e of await feeds[n].query({})) all.add(e.id);
     return all;
   };
-  debug = async () => {
+  const describe = async () => {
     const out = [];
     for (const n of names) out.push(`${n}: ${await feeds[n].count({})}`);
     out.push(`relay: ${await server.relay.feed.count({})}`, ...handles.map((h) => JSON.stringify(h.stats?.() ?? {}).slice(0, 300)), ...errors.slice(0, 5));
@@ -91,7 +79,7 @@ test('peers and a relay at once: the same final database everywhere, nothing los
   await until(async () => {
     for (const n of names) if ((await feeds[n].count({})) !== TOTAL) return false;
     return (await everything()).size === TOTAL;
-  }, 'every feed to hold every event');
+  }, 'every feed to hold every event', 120_000, describe);
   const want = [...await everything()].sort();
   for (const n of names) {
     assert.deepEqual((await feeds[n].query({})).map((e) => e.id).sort(), want, `${n} holds everything`);

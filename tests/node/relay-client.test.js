@@ -17,6 +17,7 @@ import { SyncLink } from '../../js-glue/sync-link.js';
 import { LIMITS } from '../../js-glue/peer-guard.js';
 import { startRelay } from '../../relay/server.js';
 import { startAnchorRelay } from '../../bench/lib/anchor-relay.js';
+import { until } from './helpers.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'hiroba-relay-client-'));
 const cleanup = [];
@@ -47,16 +48,6 @@ function joined(feed, options) {
     cleanup.push(() => h.leave());
     return h;
   });
-}
-
-async function until(pred, what, ms = 20000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const ids = (events) => events.map((e) => e.id).sort();

@@ -10,7 +10,7 @@ import wrtc from '@roamhq/wrtc';
 import { WebSocket } from 'ws';
 import { startServer } from '../../web/server.js';
 import { joinRoom } from '../../js-glue/sync.js';
-import { tempFeed, makeAuthor } from './helpers.js';
+import { tempFeed, makeAuthor, until } from './helpers.js';
 
 let server;
 let signalUrl;
@@ -36,17 +36,6 @@ async function join(feed, room, options = {}) {
   r.on('error', () => {}); // peers going away mid-test are expected
   rooms.push(r);
   return r;
-}
-
-// Polls until pred() is truthy (generous: machines here are shared).
-async function until(pred, what, ms = 120_000) {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 const count = async (feed, filter) => (await feed.query(filter)).length;
