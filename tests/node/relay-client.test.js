@@ -194,3 +194,40 @@ test('SyncLink alone: two feeds over an in-memory frame pipe converge', async ()
   links.a.close();
   links.b.close();
 });
+
+test('a hostile relay (garbage, forged events, a flood) is dropped and reported; nothing of it is stored; the feed keeps working', async () => {
+  const { WebSocketServer } = await import('ws');
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise((r) => wss.once('listening', r));
+  cleanup.push(() => new Promise((r) => { for (const c of wss.clients) c.terminate(); wss.close(r); }));
+  let connections = 0;
+  wss.on('connection', (ws) => {
+    connections++;
+    ws.on('error', () => {});
+    ws.on('message', (data) => {
+      const frame = JSON.parse(String(data));
+      if (frame[0] !== 'REQ' && frame[0] !== 'NEG-OPEN') return;
+      // Every request answered with garbage and forged events.
+      for (let i = 0; i < 400; i++) {
+        if (ws.readyState !== 1) return;
+        ws.send(i % 2 ? 'not json at all' : JSON.stringify(['EVENT', frame[1], {
+          id: 'a'.repeat(64), pubkey: 'b'.repeat(64), created_at: 1, kind: 1, tags: [], content: 'forged', sig: 'c'.repeat(128),
+        }]));
+      }
+    });
+  });
+  const { feed } = await feedNamed('victim');
+  const errors = [];
+  const h = await joined(feed, { url: `ws://127.0.0.1:${wss.address().port}/`, nip77: false });
+  h.on('error', (e) => errors.push(e));
+  await until(() => errors.some((e) => e.code === 'relay-dropped'), 'the relay to be dropped');
+  assert.match(errors.find((e) => e.code === 'relay-dropped').reason, /invalid/);
+  assert.equal(h.stats().dropped, 1);
+  // Only our own kind-0-free database: nothing from the relay.
+  assert.deepEqual(await feed.query({ authors: ['b'.repeat(64)] }), []);
+  const mine = await feed.post('still fine');
+  assert.equal((await feed.query({ ids: [mine.id] })).length, 1);
+  // A misbehaving relay waits the longest before the next try.
+  await new Promise((r) => setTimeout(r, 1500));
+  assert.equal(connections, 1);
+});
