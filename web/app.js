@@ -547,7 +547,7 @@ function wire() {
 async function connect() {
   if (typeof globalThis.RTCPeerConnection !== 'function') {
     // The feed works alone; say plainly why nobody will be met.
-    $('room-status').textContent = 'Offline: no WebRTC in this browser';
+    $('room-status').textContent = relays.size ? 'Relays only: no WebRTC in this browser' : 'Offline: no WebRTC in this browser';
     $('no-peers').textContent = 'This browser lacks WebRTC (RTCPeerConnection), so it cannot meet peers. Your posts are kept in this browser and reach others only through the relays below.';
     return;
   }
