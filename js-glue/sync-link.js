@@ -92,6 +92,10 @@ function parse(text) {
   try { return JSON.parse(text); } catch { return null; }
 }
 
+// The id of an event in ["EVENT", sub, {..."id":"..."...}] (a hint only:
+// a wrong one costs a forward, nothing else).
+const EVENT_ID = /^\s*\[\s*"EVENT"\s*,\s*"[^"]*"\s*,\s*\{.*?"id"\s*:\s*"([0-9a-f]{64})"/;
+
 // The relay-to-client frames relayFrame() looks at.
 const RELAY_FRAME = /^\s*\[\s*"(AUTH|OK|NOTICE|CLOSED|NEG-ERR)"/;
 
@@ -166,7 +170,7 @@ export class SyncLink {
   progress() {
     this.hooks.progress?.({
       have: this.have, need: this.need, received: this.received, missing: this.wanted.size,
-      done: this.done, mode: this.mode, outbox: this.outbox.size + this.outboxQueue.length,
+      done: this.done, mode: this.mode, outbox: this.outbox.size,
     });
   }
 
@@ -380,6 +384,14 @@ export class SyncLink {
           texts.push(text);
         }
         if (!texts.length) continue;
+        // The feed announces what it stores before mergeBatch returns, so
+        // what a relay sends is noted first: never sent back to it.
+        if (this.kind === 'relay') {
+          for (const t of texts) {
+            const m = EVENT_ID.exec(t.slice(0, 256));
+            if (m) this.noteFromHere(m[1]);
+          }
+        }
         const started = clock();
         let results;
         try {
@@ -482,7 +494,6 @@ export class SyncLink {
       return;
     }
     this.received += result.accepted.length;
-    if (this.kind === 'relay') for (const id of result.accepted) this.noteFromHere(id);
     if (type === 'NEG-MSG' && sub === this.negSub) {
       clearTimeout(this.negTimer);
       if (this.relay) this.relay.nip77 = true;
