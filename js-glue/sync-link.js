@@ -2,12 +2,13 @@
 // carries whole frames: a WebRTC peer (sync.js, joinRoom) or a relay's
 // WebSocket (relay-client.js, joinRelay). One SyncLink per connection:
 //
-//   1. reconcile with Negentropy (NIP-77) over the authors we follow plus
+//   1. open a live REQ for the authors we follow plus ourselves, so that
+//      new events arrive as they are posted, from before step 2 on;
+//   2. reconcile with Negentropy (NIP-77) over the authors we follow plus
 //      ourselves, and fetch what we lack with REQ by ids, in batches; a
 //      relay without NIP-77 is asked by authors instead (REQ with `since`
 //      the last completed sync, paged with `until`, so a relay that caps
 //      `limit` still yields everything);
-//   2. then hold a live REQ, so new events arrive as they are posted;
 //   3. answer the other side's REQs, NEG-OPENs and pushes through
 //      feed.mergeBatch() (a peer asks; a relay only answers), and send new
 //      events to its live subscriptions;
@@ -189,6 +190,7 @@ export class SyncLink {
       this.record = (await this.feed.getState(this.recordKey()).catch(() => null)) ?? {};
       this.flushOutbox();
     }
+    this.openLive();
     if (this.mode === 'req') {
       this.startPaging();
     } else {
@@ -206,6 +208,18 @@ export class SyncLink {
       }
     }
     this.progress();
+  }
+
+  // New events by the authors we follow come as they happen, from before
+  // the reconciliation starts: what reaches the other side meanwhile is
+  // sent live, what it held before is reconciled, nothing falls between.
+  // `limit: 0` asks for no stored events, and no `since`: an old event
+  // that reaches the other side later (from a peer of theirs, a relay's
+  // other client) is new to us too. A REQ under the same id replaces the
+  // last one (the authors change when we follow someone).
+  openLive() {
+    this.liveSub ??= randomSub('l');
+    this.send(['REQ', this.liveSub, { authors: this.authors(), limit: 0 }]);
   }
 
   negUnsupported(why) {
@@ -332,13 +346,6 @@ export class SyncLink {
     }
     this.done = true;
     this.retryMs = RETRY_MS;
-    // From now on new events by the authors we follow come as they
-    // happen. `limit: 0` asks for no stored events, and no `since`: an old
-    // event that reaches the other side later (from a peer of theirs, a
-    // relay's other client) is new to us too.
-    if (this.liveSub) this.send(['CLOSE', this.liveSub]);
-    this.liveSub = randomSub('l');
-    this.send(['REQ', this.liveSub, { authors: this.authors(), limit: 0 }]);
     if (this.kind === 'relay' && this.mode === 'nip77') {
       this.record = { ...this.record, since: Math.max(0, nowSec() - SINCE_MARGIN_S) };
       this.saveRecord();
