@@ -37,6 +37,9 @@ function attacker(url, localAddress) {
         continue;
       }
       state.sockets.push(peer);
+      // A connection that opened after stop() is closed here, or it would
+      // linger until the server's auth timeout.
+      if (state.stopped) { peer.close(); break; }
       const key = makeKey(); // a real pubkey: the forgery must reach the Schnorr check
       peer.ws.on('message', (data) => {
         const f = JSON.parse(data.toString());
