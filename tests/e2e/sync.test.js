@@ -5,14 +5,14 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startServer } from '../../web/server.js';
-import { launchProfile, watchErrors } from './harness.js';
+import { launchProfile, startDemoServer, watchErrors } from './harness.js';
 
 let server;
 const profiles = [];
 
 before(async () => {
-  server = await startServer({ port: 0, turnEnv: {} });
+  // The demo page (this suite's origin) joins the server's /relay itself.
+  server = await startDemoServer();
 });
 
 after(async () => {
