@@ -28,7 +28,10 @@
 
 import createHirobaModule from './hiroba.mjs';
 import { Engine } from './engine.js';
-import { openOpfsStorage } from './storage-opfs.js';
+import { openOpfsStorage, STORAGE_EBUSY } from './storage-opfs.js';
+
+const HIROBA_EIO = -3;    // hiroba.h
+const HIROBA_EBUSY = -6;
 
 const OPS = new Set(['identity', 'post', 'sign', 'merge', 'mergeBatch', 'connClose', 'query', 'count', 'stateGet', 'stateSet',
   'negOpen', 'integrityCheck']);
@@ -114,7 +117,13 @@ function compileWasm() {
 
 async function becomeOwner() {
   try {
-    storage = await openOpfsStorage(name, { retryMs: HANDLE_RETRY_MS });
+    try {
+      storage = await openOpfsStorage(name, { retryMs: HANDLE_RETRY_MS });
+    } catch (err) {
+      // The storage primitives have codes of their own (storage.h): the
+      // caller of openFeed gets the engine's (hiroba.h).
+      throw Object.assign(err, { code: err.code === STORAGE_EBUSY ? HIROBA_EBUSY : HIROBA_EIO });
+    }
     // A key made silently over an emptied database would be a different
     // identity: said instead, unless the page asked for that.
     if (storage.foundEmpty && !allowEmpty) {

@@ -365,7 +365,7 @@ test('when the database cannot be taken over, openFeed says so and nothing hangs
     return { error, post: post.content, found };
   });
   assert.ok(out.error, 'openFeed must reject');
-  assert.equal(out.error.code, -4);
+  assert.equal(out.error.code, -6, 'HIROBA_EBUSY');
   assert.match(out.error.message, /cannot take over database "stuck".*held by another tab or worker/s);
   assert.equal(out.post, 'free again');
   assert.equal(out.found, 1, 'what was stored before is still there');
