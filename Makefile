@@ -36,7 +36,7 @@ NATIVE_SRC := $(SRC) storage_posix
 WASM_SRC := $(SRC) storage_js
 # js-glue modules that make up the browser package (copied to build/hiroba/).
 BROWSER_JS := index worker feed engine storage-opfs \
-  signal-client framing pool peer peer-guard turn-client sync sync-link \
+  signal-client framing pool peer peer-guard filter turn-client sync sync-link \
   relay-client emitter
 TESTS := $(patsubst tests/native/%.c,%,$(wildcard tests/native/test_*.c))
 

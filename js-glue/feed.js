@@ -9,6 +9,7 @@
 // timelines, events) lives here once.
 
 import { Emitter } from './emitter.js';
+import { matchFilter } from './filter.js';
 
 const PROFILE_FIELDS = ['name', 'about', 'picture'];
 
@@ -147,6 +148,45 @@ export class Feed extends Emitter {
   async count(filter) {
     this._check();
     return JSON.parse(await this._backend.count(JSON.stringify(filter))).count;
+  }
+
+  // A live query: the stored events matching `filters` (a filter or an
+  // array of them, as query() takes), then oneose(), then every new event
+  // that matches as it is stored, from any source (own posts, peers,
+  // relays, other tabs), each once. -> { close() }. A bad filter ends the
+  // subscription with onclose(err) before anything is delivered.
+  subscribe(filters, { onevent = () => {}, oneose = () => {}, onclose = () => {} } = {}) {
+    this._check();
+    const list = Array.isArray(filters) ? filters : [filters];
+    let closed = false;
+    let early = [];   // new events that came while the stored ones were read
+    const listener = (event) => {
+      if (closed || !list.some((f) => matchFilter(f, event))) return;
+      if (early) early.push(event);
+      else onevent(event);
+    };
+    const close = (err) => {
+      if (closed) return;
+      closed = true;
+      this.off('event', listener);
+      onclose(err);
+    };
+    // Listening first, so nothing stored meanwhile falls between.
+    this.on('event', listener);
+    this.query(list).then((stored) => {
+      if (closed) return;
+      const seen = new Set();
+      for (const event of stored) {
+        seen.add(event.id);
+        onevent(event);
+        if (closed) return;
+      }
+      oneose();
+      const waiting = early;
+      early = null;
+      for (const event of waiting) if (!closed && !seen.has(event.id)) onevent(event);
+    }, (err) => close(err));
+    return { close: () => close() };
   }
 
   // Starts a NIP-77 reconciliation with a peer over the stored events

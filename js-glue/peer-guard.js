@@ -101,23 +101,5 @@ export class PeerGuard {
   }
 }
 
-// Does an event match a NIP-01 filter? For live subscriptions (stored
-// events are matched by the engine, which also checked the filter before
-// it was kept). Never throws, whatever the filter holds.
-export function matchFilter(filter, event) {
-  if (!filter || typeof filter !== 'object' || Array.isArray(filter)) return false;
-  for (const [key, value] of Object.entries(filter)) {
-    if (key === 'limit') continue; // applies to stored events only
-    if (key === 'since') { if (!(event.created_at >= value)) return false; continue; }
-    if (key === 'until') { if (!(event.created_at <= value)) return false; continue; }
-    if (!Array.isArray(value)) return false;
-    if (key === 'ids') { if (!value.includes(event.id)) return false; }
-    else if (key === 'authors') { if (!value.includes(event.pubkey)) return false; }
-    else if (key === 'kinds') { if (!value.includes(event.kind)) return false; }
-    else if (key.length === 2 && key[0] === '#') {
-      const values = new Set(event.tags.filter((t) => t[0] === key[1]).map((t) => t[1]));
-      if (!value.some((v) => values.has(v))) return false;
-    } else return false;
-  }
-  return true;
-}
+// The live-filter matcher lives with the feed's (filter.js).
+export { matchFilter } from './filter.js';

@@ -229,6 +229,37 @@ test('feed.count in the worker: filters, unions counted once, deletions, bad fil
   await page.close();
 });
 
+test('feed.subscribe across tabs: stored, EOSE, then what another tab posts; nothing after close', async () => {
+  const a = await openPage();
+  const b = await openPage();
+  await a.page.evaluate(async () => {
+    window.feed = await window.hiroba.openFeed({ name: 'subscribe' });
+    await window.feed.post('stored', { tags: [['t', 'sub']] });
+    window.got = [];
+    window.eose = -1;
+    window.sub = window.feed.subscribe({ '#t': ['sub'] }, {
+      onevent: (e) => window.got.push(e.content),
+      oneose: () => { window.eose = window.got.length; },
+    });
+  });
+  await a.page.waitForFunction(() => window.eose >= 0);
+  await b.page.evaluate(async () => {
+    window.feed = await window.hiroba.openFeed({ name: 'subscribe' });
+    await window.feed.post('from the other tab', { tags: [['t', 'sub']] });
+    await window.feed.post('untagged');
+  });
+  await a.page.waitForFunction(() => window.got.length === 2);
+  await a.page.evaluate(() => window.sub.close());
+  await b.page.evaluate(async () => { await window.feed.post('after close', { tags: [['t', 'sub']] }); });
+  await a.page.waitForTimeout(300);
+  assert.deepEqual(await a.page.evaluate(() => ({ got: window.got, eose: window.eose })),
+    { got: ['stored', 'from the other tab'], eose: 1 });
+  for (const tab of [b, a]) {
+    await tab.page.evaluate(() => window.feed.close());
+    await tab.page.close();
+  }
+});
+
 test('two tabs share one database; the other tab takes over when the owner closes', async () => {
   const a = await openPage();
   const b = await openPage();
