@@ -36,7 +36,7 @@ NATIVE_SRC := $(SRC) storage_posix
 WASM_SRC := $(SRC) storage_js
 # js-glue modules that make up the browser package (copied to build/hiroba/).
 BROWSER_JS := index worker feed engine storage-opfs \
-  signal-client framing pool peer peer-guard filter turn-client sync sync-link \
+  nip19 signal-client framing pool peer peer-guard filter turn-client sync sync-link \
   relay-client emitter
 TESTS := $(patsubst tests/native/%.c,%,$(wildcard tests/native/test_*.c))
 
@@ -96,7 +96,7 @@ EXPORTS := hiroba_open hiroba_close hiroba_identity hiroba_post hiroba__post_ex 
   hiroba__merge_n hiroba_query hiroba_count hiroba_free hiroba_errcode hiroba_errmsg \
   hiroba_constants hiroba__integrity_check hiroba__neg_open hiroba__neg_frame_limit \
   hiroba__neg_test_session hiroba__merge_batch hiroba__conn_close hiroba__conn_neg_open \
-  hiroba__set_policy hiroba__state_get hiroba__state_set malloc free
+  hiroba__set_policy hiroba__state_get hiroba__state_set hiroba__adopt_key malloc free
 comma := ,
 empty :=
 space := $(empty) $(empty)

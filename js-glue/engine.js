@@ -163,6 +163,20 @@ export class Engine {
   // -> the text {"count": n}: stored events matching the filter(s), NIP-45.
   count(db, filterJson) { return this._call('count', this.m._hiroba_count, db, filterJson); }
 
+  // Makes a secret key (64 hex) the database's identity: the same key is
+  // fine anywhere; another only on a database this open created (fresh)
+  // with no event yet.
+  adoptKey(db, seckeyHex, fresh) {
+    const p = this._in(seckeyHex);
+    let rc;
+    try {
+      rc = this.m._hiroba__adopt_key(db, p, fresh ? 1 : 0);
+    } finally {
+      this.m._free(p);
+    }
+    if (rc < 0) throw this._error('adoptKey');
+  }
+
   // The sync driver's key-value store: -> the value's JSON text, "null"
   // when the key has none.
   stateGet(db, key) { return this._call('stateGet', this.m._hiroba__state_get, db, key); }

@@ -10,6 +10,7 @@
 
 import { Emitter } from './emitter.js';
 import { matchFilter } from './filter.js';
+import { pubkeyHex } from './nip19.js';
 
 const PROFILE_FIELDS = ['name', 'about', 'picture'];
 
@@ -227,7 +228,8 @@ export class Feed extends Emitter {
   }
 
   async profile(pubkey) {
-    const [event] = await this.query({ authors: [pubkey ?? (await this.identity()).pubkey], kinds: [0], limit: 1 });
+    const author = pubkey === undefined || pubkey === null ? (await this.identity()).pubkey : pubkeyHex(pubkey);
+    const [event] = await this.query({ authors: [author], kinds: [0], limit: 1 });
     return event ? parseProfile(event) : null;
   }
 
@@ -255,8 +257,8 @@ export class Feed extends Emitter {
 
   // Adds or removes one "p" tag of a list kind, keeping every other tag
   // (and a kind-3 content) as it was.
-  async _editList(kind, pubkey, add) {
-    checkHex(pubkey, 'pubkey');
+  async _editList(kind, key, add) {
+    const pubkey = pubkeyHex(key);
     const current = await this._latest(kind);
     const tags = (current?.tags ?? []).filter((t) => !(t[0] === 'p' && t[1] === pubkey));
     if (add) tags.push(['p', pubkey]);

@@ -12,6 +12,7 @@
 
 import { HirobaError } from './engine.js';
 import { Feed, resolvePolicy } from './feed.js';
+import { secretKeyHex } from './nip19.js';
 
 export { Feed } from './feed.js';
 export { HirobaError } from './engine.js';
@@ -79,7 +80,11 @@ class WorkerClient {
   call(op, params) { return this.request('call', { op, params }); }
 }
 
-export async function openFeed({ name = 'default', policy, allowEmpty = false } = {}) {
+// secretKey: a key the user already has (64 hex, nsec, or 32 bytes),
+// adopted by a database this open creates and checked against the
+// identity of an existing one (a different key is refused).
+export async function openFeed({ name = 'default', policy, allowEmpty = false, secretKey } = {}) {
+  const keyHex = secretKey === undefined ? null : secretKeyHex(secretKey);
   const lacking = unsupported();
   if (lacking) throw new HirobaError(-1, `hiroba: this browser lacks ${lacking}`, 'open');
   const policyJson = JSON.stringify(resolvePolicy(policy));
@@ -87,6 +92,7 @@ export async function openFeed({ name = 'default', policy, allowEmpty = false } 
   const client = new WorkerClient(worker);
   try {
     await client.request('open', { name, policy: policyJson, allowEmpty });
+    if (keyHex) await client.call('adoptKey', keyHex);
   } catch (err) {
     worker.terminate();
     throw err;

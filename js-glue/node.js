@@ -13,6 +13,7 @@ import createHirobaModule from '../build/hiroba/hiroba.mjs';
 import { Engine, HirobaError } from './engine.js';
 import { Feed, resolvePolicy } from './feed.js';
 import { createNodeStorage } from './storage-node.js';
+import { secretKeyHex } from './nip19.js';
 
 export { Feed } from './feed.js';
 // Node has no WebRTC or WebSocket of its own: pass { RTCPeerConnection,
@@ -53,8 +54,9 @@ function isEmptyFile(path) {
   }
 }
 
-export async function openFeed({ path, policy, allowEmpty = false } = {}) {
+export async function openFeed({ path, policy, allowEmpty = false, secretKey } = {}) {
   if (typeof path !== 'string' || !path) throw new TypeError('openFeed({ path }): path is required');
+  const keyHex = secretKey === undefined ? null : secretKeyHex(secretKey);
   const policyJson = JSON.stringify(resolvePolicy(policy));
   const engine = new Engine(await instantiate());
   // A database file that exists but holds nothing lost its identity
@@ -79,9 +81,14 @@ export async function openFeed({ path, policy, allowEmpty = false } = {}) {
     throw err;
   }
   try {
+    // A key the user already has: adopted by a database this open made,
+    // checked against the identity of any other.
+    if (keyHex) engine.adoptKey(db, keyHex, !existed);
     engine.setPolicy(db, policyJson);
   } catch (err) {
     engine.close(db);
+    // The database this open made holds nothing: gone with the failure.
+    if (!existed) for (const file of [path, `${path}-wal`, `${path}-journal`]) rmSync(file, { force: true });
     throw err;
   }
   let closed = false;

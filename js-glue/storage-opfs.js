@@ -154,11 +154,11 @@ export async function openOpfsStorage(name, { directory = 'hiroba', retryMs = 0 
   }
   // An existing database and its WAL both empty: it holds no identity.
   const foundEmpty = existed && handles.get(dbPath).getSize() === 0 && handles.get(`${dbPath}-wal`).getSize() === 0;
-  return createPool(handles, { directory, path: dbPath, files: paths, foundEmpty });
+  return createPool(handles, { directory, path: dbPath, files: paths, foundEmpty, created: !existed });
 }
 
 // The storage object over the acquired handles (path -> handle).
-function createPool(handles, { directory, path, files, foundEmpty = false }) {
+function createPool(handles, { directory, path, files, foundEmpty = false, created = false }) {
   const fds = new Map();   // fd -> path, for every open()ed number
   let nextFd = 1;
   let released = false;
@@ -198,6 +198,7 @@ function createPool(handles, { directory, path, files, foundEmpty = false }) {
     path,
     files: files.slice(),
     foundEmpty,
+    created,   // this open made the .db file (a new key may be adopted)
 
     open(file, flags) {
       if (released) return gone(`open ${file}`);

@@ -33,7 +33,7 @@ import { openOpfsStorage, STORAGE_EBUSY } from './storage-opfs.js';
 const HIROBA_EIO = -3;    // hiroba.h
 const HIROBA_EBUSY = -6;
 
-const OPS = new Set(['identity', 'post', 'sign', 'merge', 'mergeBatch', 'connClose', 'query', 'count', 'stateGet', 'stateSet',
+const OPS = new Set(['identity', 'post', 'sign', 'merge', 'mergeBatch', 'connClose', 'query', 'count', 'stateGet', 'stateSet', 'adoptKey',
   'negOpen', 'integrityCheck']);
 // How long a new owner keeps trying for the OPFS handles after it gets
 // the lock: the old holder's handles are released 15-22 ms after it dies.
@@ -44,6 +44,7 @@ const workerId = crypto.randomUUID();
 
 let name = null;           // database name
 let policy = null;         // storage policy JSON this worker's openFeed asked for
+let fresh = false;         // this owner made the database and no key was adopted yet
 let allowEmpty = false;    // openFeed's allowEmpty: an emptied database may get a new identity
 let channel = null;        // BroadcastChannel to the other workers
 let role = 'starting';     // 'follower' | 'owner' | 'failed' | 'closed'
@@ -75,6 +76,13 @@ function execute(op, params) {
     case 'query': return engine.query(db, params);
     case 'count': return engine.count(db, params);
     case 'stateGet': return engine.stateGet(db, params);
+    case 'adoptKey': {
+      // Only the first adoption on a database this owner made may change
+      // its identity; every later one (other tabs) is a check.
+      const first = fresh;
+      fresh = false;
+      return engine.adoptKey(db, params, first) ?? null;
+    }
     case 'stateSet': return engine.stateSet(db, params[0], params[1]) ?? null;
     case 'mergeBatch': return engine.mergeBatch(db, params[0], params[1], params[2]);
     case 'connClose': return engine.connClose(db, params);
@@ -130,6 +138,7 @@ async function becomeOwner() {
       throw Object.assign(new Error(`the database file exists but is empty: it holds no identity; `
         + 'pass { allowEmpty: true } to openFeed to start a new one'), { code: -5 });
     }
+    fresh = storage.created;
     const compiled = await (compiling ??= compileWasm());
     // The loader has no way to hear that our instantiation failed: that
     // failure rejects `failed`, which the race below turns into an error.

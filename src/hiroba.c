@@ -624,6 +624,51 @@ int hiroba__state_set(int db, const char *key, const char *value_json) {
   return 0;
 }
 
+/* Export-only shim (not in hiroba.h): makes `seckey_hex` (64 hex) the
+** database's identity, for openFeed({ secretKey }). The same key as the
+** stored one is fine on any database; a different one only on a database
+** this open created (`fresh`) that holds no event yet. Anything else is
+** refused: an identity never changes under a user's events. 0 or a code. */
+int hiroba__adopt_key(int db, const char *seckey_hex, int fresh);
+
+int hiroba__adopt_key(int db, const char *seckey_hex, int fresh) {
+  store *s = get_store(db);
+  if (!s) return HIROBA_EHANDLE;
+  unsigned char sk[32], pk[32], cur[32];
+  int rc = 0;
+  if (!seckey_hex || strlen(seckey_hex) != 64 || hex_decode(seckey_hex, sk, 32)) {
+    rc = fail(HIROBA_EINVAL, "a secret key is 64 hex characters");
+  } else if (crypto_pubkey(sk, pk)) {
+    rc = fail(HIROBA_EINVAL, "not a valid secp256k1 secret key");
+  } else if ((rc = store_get_secret(s, cur)) != 0) {
+    rc = fail(rc < 0 ? rc : HIROBA_ECORRUPT, "%s", rc < 0 ? store_errmsg(s) : "the database has no identity");
+  } else if (memcmp(cur, sk, 32) == 0) {
+    ok();
+  } else {
+    int64_t n = 1;
+    const char *zReason = "";
+    cJSON *all = cJSON_Parse("[{}]");
+    if (!all) rc = HIROBA_ENOMEM;
+    else rc = store_count(s, all, &n, NULL, &zReason);
+    cJSON_Delete(all);
+    if (rc) {
+      rc = fail(rc, "%s", rc == HIROBA_ENOMEM ? "out of memory" : store_errmsg(s));
+    } else if (!fresh || n > 0) {
+      rc = fail(HIROBA_EINVAL, "this database already has another identity (a different key); "
+                "an identity never changes: open another database for this key");
+    } else {
+      rc = store_begin(s);
+      if (rc == 0) rc = store_set_identity(s, sk, pk);
+      if (rc == 0) rc = store_commit(s);
+      if (rc) { store_rollback(s); rc = fail(rc, "%s", store_errmsg(s)); }
+      else ok();
+    }
+  }
+  memset(sk, 0, sizeof sk);
+  memset(cur, 0, sizeof cur);
+  return rc;
+}
+
 const char *hiroba_constants(void) {
 #define C(name) "\"" #name "\":" "%d"
   static char z[512];

@@ -4,7 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { finalizeEvent, generateSecretKey, verifyEvent } from 'nostr-tools/pure';
+import { finalizeEvent, generateSecretKey, getPublicKey, verifyEvent } from 'nostr-tools/pure';
 import { startServer, launchProfile, watchErrors } from './harness.js';
 
 let server;
@@ -167,6 +167,31 @@ test('feed state (the sync driver\'s bookkeeping) survives closing and reopening
   assert.deepEqual(out.got, { since: 42, refused: [] });
   assert.equal(out.gone, null);
   assert.match(out.refused, /state key/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('openFeed({ secretKey }) in the browser: a nostr-tools key adopted, reopened, a different one refused', async () => {
+  const sk = generateSecretKey();
+  const hex = Array.from(sk, (b) => b.toString(16).padStart(2, '0')).join('');
+  const other = Array.from(generateSecretKey(), (b) => b.toString(16).padStart(2, '0')).join('');
+  const { page, errors } = await openPage();
+  const out = await page.evaluate(async ({ hex, other }) => {
+    const a = await window.hiroba.openFeed({ name: 'adopted', secretKey: hex });
+    const pubkey = (await a.identity()).pubkey;
+    const post = await a.post('my own key');
+    await a.close();
+    const b = await window.hiroba.openFeed({ name: 'adopted', secretKey: hex });
+    const again = (await b.identity()).pubkey;
+    await b.close();
+    let refused = null;
+    try { await window.hiroba.openFeed({ name: 'adopted', secretKey: other }); } catch (e) { refused = e.message; }
+    return { pubkey, again, post, refused };
+  }, { hex, other });
+  assert.equal(out.pubkey, getPublicKey(sk));
+  assert.equal(out.again, out.pubkey);
+  assert.equal(verifyEvent(out.post), true);
+  assert.match(out.refused, /another identity/);
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -1,0 +1,67 @@
+// nip19.js -- the bech32 keys of NIP-19 (npub, nsec) and hex, for the
+// places a user hands Hiroba a key: openFeed({ secretKey }), follow(),
+// mute(). Only the plain 32-byte forms; nprofile/nevent are not keys.
+
+const CHARSET = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
+const GEN = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3];
+
+function polymod(values) {
+  let chk = 1;
+  for (const v of values) {
+    const top = chk >>> 25;
+    chk = ((chk & 0x1ffffff) << 5) ^ v;
+    for (let i = 0; i < 5; i++) if ((top >>> i) & 1) chk ^= GEN[i];
+  }
+  return chk;
+}
+
+const expand = (hrp) => [...[...hrp].map((c) => c.charCodeAt(0) >>> 5), 0, ...[...hrp].map((c) => c.charCodeAt(0) & 31)];
+
+// 'npub1...' / 'nsec1...' -> 64 lowercase hex, or null when it is not a
+// valid bech32 string of that prefix holding 32 bytes.
+function decode(text, prefix) {
+  if (typeof text !== 'string' || text.length > 90) return null;
+  const s = text.toLowerCase();
+  if (s !== text && text.toUpperCase() !== text) return null; // mixed case
+  const sep = s.lastIndexOf('1');
+  if (s.slice(0, sep) !== prefix) return null;
+  const data = [];
+  for (const c of s.slice(sep + 1)) {
+    const v = CHARSET.indexOf(c);
+    if (v < 0) return null;
+    data.push(v);
+  }
+  if (data.length < 6 || polymod([...expand(prefix), ...data]) !== 1) return null;
+  // 5-bit groups -> bytes.
+  let acc = 0;
+  let bits = 0;
+  const out = [];
+  for (const v of data.slice(0, -6)) {
+    acc = (acc << 5) | v;
+    bits += 5;
+    if (bits >= 8) { bits -= 8; out.push((acc >>> bits) & 0xff); }
+  }
+  if (bits >= 5 || (acc & ((1 << bits) - 1)) !== 0 || out.length !== 32) return null;
+  return out.map((b) => b.toString(16).padStart(2, '0')).join('');
+}
+
+const HEX64 = /^[0-9a-f]{64}$/;
+
+// A pubkey as 64 hex or npub -> 64 hex; throws a TypeError otherwise.
+export function pubkeyHex(value, what = 'pubkey') {
+  if (typeof value === 'string' && HEX64.test(value)) return value;
+  const hex = decode(value, 'npub');
+  if (hex) return hex;
+  throw new TypeError(`${what} must be 64 lowercase hex characters or an npub`);
+}
+
+// A secret key as 64 hex, nsec or 32 bytes -> 64 hex; throws otherwise.
+export function secretKeyHex(value) {
+  if (value instanceof Uint8Array && value.length === 32) {
+    return Array.from(value, (b) => b.toString(16).padStart(2, '0')).join('');
+  }
+  if (typeof value === 'string' && HEX64.test(value)) return value;
+  const hex = decode(value, 'nsec');
+  if (hex) return hex;
+  throw new TypeError('secretKey must be 64 lowercase hex characters, an nsec, or 32 bytes');
+}
