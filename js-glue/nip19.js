@@ -55,13 +55,22 @@ export function pubkeyHex(value, what = 'pubkey') {
   throw new TypeError(`${what} must be 64 lowercase hex characters or an npub`);
 }
 
+// secp256k1's group order: a secret key is 1 .. ORDER-1 (as equal-length
+// lowercase hex, string order is numeric order).
+const ORDER = 'fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141';
+const ZERO = '0'.repeat(64);
+
 // A secret key as 64 hex, nsec or 32 bytes -> 64 hex; throws otherwise.
 export function secretKeyHex(value) {
+  let hex = null;
   if (value instanceof Uint8Array && value.length === 32) {
-    return Array.from(value, (b) => b.toString(16).padStart(2, '0')).join('');
+    hex = Array.from(value, (b) => b.toString(16).padStart(2, '0')).join('');
+  } else if (typeof value === 'string' && HEX64.test(value)) {
+    hex = value;
+  } else {
+    hex = decode(value, 'nsec');
   }
-  if (typeof value === 'string' && HEX64.test(value)) return value;
-  const hex = decode(value, 'nsec');
-  if (hex) return hex;
-  throw new TypeError('secretKey must be 64 lowercase hex characters, an nsec, or 32 bytes');
+  if (!hex) throw new TypeError('secretKey must be 64 lowercase hex characters, an nsec, or 32 bytes');
+  if (hex === ZERO || hex >= ORDER) throw new TypeError('secretKey is not a valid secp256k1 secret key (0 or past the group order)');
+  return hex;
 }

@@ -64,8 +64,9 @@ test('bad keys are clear TypeErrors and leave no database behind; npub goes wher
     await assert.rejects(openFeed({ path, secretKey: bad }), TypeError);
   }
   assert.equal(existsSync(path), false);
-  // The zero key is 64 hex digits but no secp256k1 key: the engine says so.
+  // 64 hex digits that are no secp256k1 key: zero, and the group order.
   await assert.rejects(openFeed({ path, secretKey: '0'.repeat(64) }), /not a valid secp256k1 secret key/);
+  await assert.rejects(openFeed({ path, secretKey: 'fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141' }), /not a valid secp256k1/);
   assert.equal(existsSync(path), false, 'a refused first open leaves nothing behind');
   const feed = await openFeed({ path });
   const bob = getPublicKey(generateSecretKey());
