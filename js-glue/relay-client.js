@@ -126,7 +126,6 @@ export async function joinRelay(feed, {
         hooks: {
           progress: (info) => { lastProgress = info; events._emit('sync', { url, ...info }); },
           error: (err) => events._emit('error', err),
-          note: () => {},
           drop: (why) => {
             misbehaved = true;
             totals.dropped++;

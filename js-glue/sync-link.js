@@ -150,7 +150,9 @@ export class SyncLink {
     // Outbox (relays): id -> { event, sentAt } in flight or waiting.
     this.outbox = new Map();
     this.outboxQueue = [];    // ids waiting to be sent
+    this.outboxInFlight = 0;  // sent, not answered yet
     this.outboxTimer = null;
+    this.flushed = false;     // every own event owed was queued (flushOutbox)
     this.pushed = 0;          // own events the relay accepted this connection
     this.refused = 0;         // own events it refused for good
     this.record = null;       // the relay's persistent record (feed state)
@@ -203,7 +205,7 @@ export class SyncLink {
       }
       // A relay that says nothing to NEG-OPEN lacks NIP-77.
       if (this.kind === 'relay' && this.relay.nip77 !== true) {
-        this.negTimer = setTimeout(() => this.negUnsupported('no answer to NEG-OPEN'), NEG_ANSWER_MS);
+        this.negTimer = setTimeout(() => this.negUnsupported(), NEG_ANSWER_MS);
         this.negTimer.unref?.();
       }
     }
@@ -222,29 +224,31 @@ export class SyncLink {
     this.send(['REQ', this.liveSub, { authors: this.authors(), limit: 0 }]);
   }
 
-  negUnsupported(why) {
+  negUnsupported() {
     if (this.closed || this.mode !== 'nip77' || this.reconciled) return;
     clearTimeout(this.negTimer);
     this.relay.nip77 = false;
     this.mode = 'req';
     this.feed.connClose(this.conn).catch(() => {});
-    this.hooks.note?.(`no NIP-77 (${why}): asking by authors`);
     this.startPaging();
   }
 
   // --- REQ fallback: by authors, since the last completed pass, paged ----------
   startPaging() {
     const since = Math.max(0, (this.record?.since ?? 0));
-    this.paging = { sub: null, since, until: null, seen: new Set(), count: 0, oldest: null, pages: 0, startedAt: nowSec() };
+    // boundary: ids of the last page at its oldest second, the one the
+    // next page (until = that second) returns again.
+    this.paging = { since, until: null, boundary: new Set(), pages: 0, startedAt: nowSec() };
     this.nextPage();
   }
 
   nextPage() {
     const p = this.paging;
     p.sub = randomSub('p');
-    p.count = 0;
-    p.fresh = 0;
-    p.oldest = null;
+    p.count = 0;      // events on this page
+    p.fresh = 0;      // ... not on the last one
+    p.oldest = null;  // its oldest created_at
+    p.atOldest = new Set();
     p.pages++;
     const filter = { authors: this.authors(), limit: PAGE_LIMIT };
     if (p.since) filter.since = p.since;
@@ -255,8 +259,9 @@ export class SyncLink {
   pageEvent(event) {
     const p = this.paging;
     p.count++;
-    if (!p.seen.has(event.id)) { p.seen.add(event.id); p.fresh++; }
-    if (p.oldest === null || event.created_at < p.oldest) p.oldest = event.created_at;
+    if (!p.boundary.has(event.id)) p.fresh++;
+    if (p.oldest === null || event.created_at < p.oldest) { p.oldest = event.created_at; p.atOldest = new Set(); }
+    if (event.created_at === p.oldest) p.atOldest.add(event.id);
   }
 
   async pageDone() {
@@ -267,7 +272,7 @@ export class SyncLink {
     let more = p.count > 0 && p.pages < MAX_PAGES && p.oldest !== null && p.oldest >= p.since;
     if (more) p.until = p.fresh ? p.oldest : p.oldest - 1;
     if (more && p.until < p.since) more = false;
-    if (more) { this.nextPage(); return; }
+    if (more) { p.boundary = p.atOldest; this.nextPage(); return; }
     this.paging = null;
     this.reconciled = true;
     this.record = { ...this.record, since: Math.max(0, p.startedAt - SINCE_MARGIN_S) };
@@ -453,22 +458,20 @@ export class SyncLink {
       case 'NOTICE':
         // Relays without NIP-77 answer NEG-OPEN with a NOTICE.
         if (this.mode === 'nip77' && !this.reconciled && this.negSub && /neg|unknown|unsupported|not supported/i.test(String(frame[1]))) {
-          this.negUnsupported(`NOTICE ${String(frame[1]).slice(0, 80)}`);
+          this.negUnsupported();
         }
-        this.hooks.note?.(`NOTICE: ${String(frame[1]).slice(0, 200)}`);
         return true;
       case 'CLOSED':
         this.closedSub(frame[1], String(frame[2] ?? ''));
         return true;
       case 'NEG-ERR':
         if (frame[1] === this.negSub && !this.reconciled && /unsupported|not supported|unknown|disabled/i.test(String(frame[2]))) {
-          this.negUnsupported(`NEG-ERR ${String(frame[2]).slice(0, 80)}`);
+          this.negUnsupported();
           return true;
         }
         return false; // the engine ends the session
-      default:
-        return false;
     }
+    return false;
   }
 
   // A relay closed one of our subscriptions.
@@ -479,9 +482,7 @@ export class SyncLink {
       this.paging = null;
       this.reconciled = true;
       this.maybeDone();
-      return;
     }
-    if (sub === this.liveSub) this.hooks.note?.(`live subscription closed: ${why.slice(0, 200)}`);
   }
 
   // What a merged frame means for the driver.
@@ -596,7 +597,14 @@ export class SyncLink {
     return `relay:${this.relay.url}`;
   }
 
+  // Writes the relay's record; once every own event owed has been queued,
+  // with `pending`: the oldest created_at still owed (now, when none is).
   async saveRecord() {
+    if (this.flushed) {
+      let oldest = null;
+      for (const { event } of this.outbox.values()) if (oldest === null || event.created_at < oldest) oldest = event.created_at;
+      this.record = { ...this.record, pending: oldest ?? nowSec(), pushedAll: true };
+    }
     try {
       await this.feed.setState(this.recordKey(), this.record);
     } catch (err) {
@@ -604,12 +612,12 @@ export class SyncLink {
     }
   }
 
-  queueOwn(event) {
+  queueOwn(event, pump = true) {
     if (this.outbox.has(event.id)) return;
     if (this.record?.refused?.includes(event.id)) return;
     this.outbox.set(event.id, { event, sentAt: 0 });
     this.outboxQueue.push(event.id);
-    this.pumpOutbox();
+    if (pump) this.pumpOutbox();
   }
 
   // Events the relay lacks (a reconciliation's "have", all by authors we
@@ -618,13 +626,14 @@ export class SyncLink {
     try {
       for (let i = 0; i < ids.length; i += FETCH_BATCH) {
         for (const event of await this.feed.query({ ids: ids.slice(i, i + FETCH_BATCH) })) {
-          if (event.pubkey === this.self) this.queueOwn(event);
+          if (event.pubkey === this.self) this.queueOwn(event, false);
           else this.send(['EVENT', event]);
         }
       }
     } catch (err) {
       this.hooks.error?.(err);
     }
+    this.pumpOutbox();
   }
 
   // Ids accepted from this relay (the newest FROM_HERE_MAX): never sent back.
@@ -639,7 +648,8 @@ export class SyncLink {
     try {
       const filter = { authors: [this.self] };
       if (this.record?.pushedAll && Number.isSafeInteger(this.record.pending)) filter.since = this.record.pending;
-      for (const event of await this.feed.query(filter)) this.queueOwn(event);
+      for (const event of await this.feed.query(filter)) this.queueOwn(event, false);
+      this.flushed = true;
     } catch (err) {
       this.hooks.error?.(err);
     }
@@ -648,24 +658,25 @@ export class SyncLink {
 
   pumpOutbox() {
     if (this.closed || !this.transport.isOpen()) return;
-    let inFlight = 0;
-    for (const { sentAt } of this.outbox.values()) if (sentAt) inFlight++;
-    while (inFlight < OUTBOX_IN_FLIGHT && this.outboxQueue.length) {
-      const id = this.outboxQueue.shift();
-      const item = this.outbox.get(id);
+    while (this.outboxInFlight < OUTBOX_IN_FLIGHT && this.outboxQueue.length) {
+      const item = this.outbox.get(this.outboxQueue.shift());
       if (!item) continue;
       item.sentAt = Date.now();
-      inFlight++;
+      this.outboxInFlight++;
       this.send(['EVENT', item.event]);
     }
-    this.notePending();
+    this.scheduleSave();
     // Events sent but never answered go again after a while.
     if (!this.outboxTimer && this.outbox.size) {
       this.outboxTimer = setTimeout(() => {
         this.outboxTimer = null;
         const t = Date.now();
         for (const [id, item] of this.outbox) {
-          if (item.sentAt && t - item.sentAt >= OUTBOX_RETRY_MS) { item.sentAt = 0; this.outboxQueue.push(id); }
+          if (item.sentAt && t - item.sentAt >= OUTBOX_RETRY_MS) {
+            item.sentAt = 0;
+            this.outboxInFlight--;
+            this.outboxQueue.push(id);
+          }
         }
         this.pumpOutbox();
       }, OUTBOX_RETRY_MS);
@@ -675,13 +686,15 @@ export class SyncLink {
 
   outboxAnswer(id, ok, reason) {
     const item = this.outbox.get(id);
-    if (!item) return;
+    if (!item?.sentAt) return;
+    this.outboxInFlight--;
     if (ok || /^duplicate:/.test(reason)) {
       this.outbox.delete(id);
       this.pushed++;
     } else if (TRANSIENT.test(reason)) {
-      item.sentAt = Date.now(); // offered again by the retry timer
-      if (/^auth-required:/.test(reason)) this.hooks.authNeeded?.();
+      // Still owed: counted in flight again, offered anew by the retry timer.
+      item.sentAt = Date.now();
+      this.outboxInFlight++;
     } else {
       this.outbox.delete(id);
       this.refused++;
@@ -690,21 +703,14 @@ export class SyncLink {
       this.hooks.error?.(Object.assign(new Error(`hiroba: relay ${this.label} refused our event ${id.slice(0, 8)}…: ${reason.slice(0, 200)}`),
         { code: 'relay-refused', id, reason }));
     }
-    this.notePending();
     this.pumpOutbox();
     this.progress();
   }
 
-  // The persistent part: the oldest created_at still owed to the relay.
-  notePending() {
-    let oldest = null;
-    for (const { event } of this.outbox.values()) if (oldest === null || event.created_at < oldest) oldest = event.created_at;
-    const pending = oldest ?? nowSec();
-    const record = this.record ?? {};
-    if (record.pending === pending && record.pushedAll) return;
-    this.record = { ...record, pending, pushedAll: true };
+  // The record is written a moment after the outbox last changed.
+  scheduleSave() {
     clearTimeout(this.saveTimer);
-    this.saveTimer = setTimeout(() => this.saveRecord(), 200);
+    this.saveTimer = setTimeout(() => { this.saveTimer = null; this.saveRecord(); }, 200);
     this.saveTimer.unref?.();
   }
 
@@ -723,7 +729,7 @@ export class SyncLink {
     clearTimeout(this.retryTimer);
     clearTimeout(this.negTimer);
     clearTimeout(this.outboxTimer);
-    if (this.saveTimer) { clearTimeout(this.saveTimer); if (this.kind === 'relay') this.saveRecord(); }
+    if (this.saveTimer) { clearTimeout(this.saveTimer); this.saveRecord(); }
     this.guard.taken(this.guard.inboxFrames, this.guard.inboxBytes);
     this.inbox.length = 0;
     this.feed.connClose(this.conn).catch(() => {});

@@ -30,7 +30,7 @@ export async function joinRoom(feed, {
   const limits = Object.freeze({ ...LIMITS, ...limitOverrides });
   const { pubkey: self } = await feed.identity();
   const events = new Emitter();
-  const links = new Map(); // pubkey -> Link
+  const links = new Map(); // pubkey -> { peer, link }
   const banned = new Map(); // pubkey -> until (ms since epoch)
   let dropped = 0;          // peers dropped for misbehaving
   let follows = new Set(await feed.following());
@@ -94,7 +94,7 @@ export async function joinRoom(feed, {
             closedBytes.sent += peer.framed.bytesSent;
             closedBytes.received += peer.framed.bytesReceived;
             pool.closed(peer);
-            if (links.get(remote) === link) links.delete(remote);
+            if (links.get(remote)?.link === link) links.delete(remote);
             link.close();
           }
         },
@@ -111,18 +111,17 @@ export async function joinRoom(feed, {
         hooks: {
           progress: (info) => events._emit('sync', { peer: remote, ...info }),
           error: (err) => events._emit('error', err),
-          drop: (why) => drop(link, peer, why),
+          drop: (why) => drop(peer, why),
         },
       });
-      links.set(remote, link);
-      link.peer = peer;
+      links.set(remote, { peer, link });
       events._emit('peer', peerInfo(peer));
       return peer;
     },
   });
 
   // Drops a misbehaving peer and keeps it away for a while.
-  function drop(link, peer, why) {
+  function drop(peer, why) {
     const pk = peer.pubkey;
     banned.set(pk, Date.now() + limits.BAN_MS);
     dropped++;
@@ -139,7 +138,7 @@ export async function joinRoom(feed, {
   // New events, from anywhere: to every open peer's link.
   const onEvent = (event) => {
     if (event.kind === 3 && event.pubkey === self) follows = new Set(event.tags.filter((t) => t[0] === 'p').map((t) => t[1]));
-    for (const link of links.values()) if (link.peer.state === 'open') link.onEvent(event);
+    for (const { peer, link } of links.values()) if (peer.state === 'open') link.onEvent(event);
   };
   feed.on('event', onEvent);
 
@@ -174,7 +173,7 @@ export async function joinRoom(feed, {
 
   return {
     get peers() {
-      return [...links.values()].map((l) => peerInfo(l.peer));
+      return [...links.values()].map(({ peer }) => peerInfo(peer));
     },
     // Bytes on the data channels (chunk headers included), all peers so
     // far; peers dropped for misbehaving and those still kept away; and
@@ -183,10 +182,10 @@ export async function joinRoom(feed, {
       let bytesSent = closedBytes.sent;
       let bytesReceived = closedBytes.received;
       const peers = [];
-      for (const link of links.values()) {
-        bytesSent += link.peer.framed.bytesSent;
-        bytesReceived += link.peer.framed.bytesReceived;
-        peers.push({ pubkey: link.peer.pubkey, ...link.stats() });
+      for (const { peer, link } of links.values()) {
+        bytesSent += peer.framed.bytesSent;
+        bytesReceived += peer.framed.bytesReceived;
+        peers.push({ pubkey: peer.pubkey, ...link.stats() });
       }
       const now = Date.now();
       const bannedNow = [...banned].filter(([, until]) => until > now).map(([pk]) => pk);
@@ -196,7 +195,7 @@ export async function joinRoom(feed, {
     off(name, fn) { events.off(name, fn); return this; },
     // Reconciles again with every connected peer (e.g. after following).
     resync() {
-      for (const link of links.values()) if (link.peer.state === 'open') startSync(link);
+      for (const { peer, link } of links.values()) if (peer.state === 'open') startSync(link);
     },
     leave() {
       if (left) return;
