@@ -91,7 +91,6 @@ const now = () => performance.now();
 // database's size budget (0: none). name/description: NIP-11.
 export async function createRelay({
   db,
-  feed: givenFeed = null,
   name = 'Hiroba relay',
   description = 'A Nostr relay on the Hiroba engine (SQLite, WebAssembly).',
   contact = undefined,
@@ -113,10 +112,9 @@ export async function createRelay({
       if (!HEX64.test(pk)) throw new TypeError(`createRelay: allow takes 64-hex pubkeys (got ${JSON.stringify(pk)})`);
     }
   }
-  if (!givenFeed && (typeof db !== 'string' || !db)) throw new TypeError('createRelay({ db }): db is a file path');
+  if (typeof db !== 'string' || !db) throw new TypeError('createRelay({ db }): db is a file path');
   const verifier = await loadVerifier();
-  const feed = givenFeed ?? await openFeed({ path: db, policy: { store: 'all', maxBytes } });
-  const ownsFeed = !givenFeed;
+  const feed = await openFeed({ path: db, policy: { store: 'all', maxBytes } });
   const authWrite = auth.write === true;
   const authRead = auth.read === true;
 
@@ -508,7 +506,7 @@ export async function createRelay({
     conn.subs.clear();
     const n = (perIp.get(conn.ip) ?? 1) - 1;
     if (n > 0) perIp.set(conn.ip, n); else perIp.delete(conn.ip);
-    if (!closing || ownsFeed) feed.connClose(conn.id).catch(() => {});
+    feed.connClose(conn.id).catch(() => { /* the feed closed first: nothing left to free */ });
   }
 
   // --- connections -----------------------------------------------------------------
@@ -674,7 +672,7 @@ export async function createRelay({
     handleUpgrade,
     handleInfo,
     stats: () => ({ ...stats, open: conns.size, waiting: ready.length }),
-    // Closes every connection (1001), then the database if the relay opened it.
+    // Closes every connection (1001), then the database.
     async close() {
       if (closing) return;
       closing = true;
@@ -690,7 +688,7 @@ export async function createRelay({
       for (const c of [...conns]) release(c);
       // Let a turn in progress finish before the database goes.
       while (pumping) await new Promise((r) => setTimeout(r, 5));
-      if (ownsFeed) await feed.close();
+      await feed.close();
     },
   };
 }
