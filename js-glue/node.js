@@ -7,7 +7,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
-import { existsSync, rmSync, statSync } from 'node:fs';
+import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
 
 import createHirobaModule from '../build/hiroba/hiroba.mjs';
 import { Engine, HirobaError } from './engine.js';
@@ -54,6 +54,31 @@ function isEmptyFile(path) {
   }
 }
 
+// A new database is made under a temporary name, its identity committed,
+// and only then renamed into place: a process killed during its first
+// open leaves no empty file at `path` (which the next open would have to
+// refuse as a database emptied behind its back).
+function createWithIdentity(engine, path) {
+  const temp = `${path}.creating`;
+  const files = (base) => [base, `${base}-wal`, `${base}-journal`];
+  // Best effort: where nothing can be created the open below says why.
+  const removeTemp = () => {
+    for (const file of files(temp)) {
+      try { rmSync(file, { force: true }); } catch { /* not there, or no folder to hold it */ }
+    }
+  };
+  removeTemp();
+  try {
+    engine.close(engine.open(resolve(temp)));
+    for (const [from, to] of files(temp).map((f, i) => [f, files(path)[i]])) {
+      if (existsSync(from)) renameSync(from, to);
+    }
+  } catch (err) {
+    removeTemp();
+    throw err;
+  }
+}
+
 export async function openFeed({ path, policy, allowEmpty = false, secretKey } = {}) {
   if (typeof path !== 'string' || !path) throw new TypeError('openFeed({ path }): path is required');
   const keyHex = secretKey === undefined ? null : secretKeyHex(secretKey);
@@ -69,6 +94,7 @@ export async function openFeed({ path, policy, allowEmpty = false, secretKey } =
   const existed = existsSync(path);
   let db;
   try {
+    if (!existed) createWithIdentity(engine, path);
     db = engine.open(resolve(path));
   } catch (err) {
     // A first open that failed (a full disk, say) leaves no empty file
