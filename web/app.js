@@ -28,7 +28,7 @@ let room = null;
 let me = null;
 let following = new Set();
 let muted = new Set();
-const names = new Map();      // pubkey -> name, from profiles we hold
+const names = new Map();      // pubkey -> name, from the profiles in force
 const syncs = new Map();      // peer pubkey -> last sync progress
 const relays = new Map();     // relay URL -> { url, handle, error, waiting, removed }
 
@@ -55,9 +55,9 @@ function replaceChildren(parent, children) {
 
 // Renders a list from items {key, sig, make}: a row whose key and sig
 // (everything it shows) are unchanged is kept as it is, and the DOM is not
-// touched at all when no row changed. Lists re-render on every peer and
-// feed event; replacing an unchanged row would swallow a click that lands
-// while it happens.
+// touched at all when no row changed. Lists re-render on every frame that
+// saw a peer or feed event; replacing an unchanged row would swallow a
+// click that lands while it happens.
 function renderKeyed(parent, items) {
   const old = new Map([...parent.children].map((n) => [n.dataset.key, n]));
   const nodes = items.map(({ key, sig, make }) => {
@@ -117,17 +117,227 @@ function displayName(pk) {
   return names.get(pk) || short(pk);
 }
 
-// --- lists: following, muted, names ------------------------------------------------
-async function refreshLists() {
-  [following, muted] = await Promise.all([feed.following(), feed.muted()]).then(([f, m]) => [new Set(f), new Set(m)]);
-  const known = [...new Set([me, ...following, ...muted, ...room?.peers.map((p) => p.pubkey) ?? []])];
-  const profiles = await feed.query({ kinds: [0], authors: known });
-  for (const e of profiles) {
-    try {
-      const name = JSON.parse(e.content)?.name;
-      if (typeof name === 'string' && name.trim()) names.set(e.pubkey, name.trim());
-    } catch { /* not a JSON profile */ }
+// --- the model ---------------------------------------------------------------------
+// What the page shows is held in memory and kept current by live queries
+// (feed.subscribe): an event that arrives costs a few Map updates, and the
+// DOM is patched at most once per animation frame however many events a
+// sync brings. Stored events are read when a subscription opens, and in
+// one batched query per frame for the posts and people that frame newly
+// shows (their reactions, replies and profiles).
+const LIMIT = 100;           // posts shown
+
+const lists = new Map();     // 3 | 10000 -> our follow or mute list in force
+let listsRead = false;       // their stored versions are in: posts can be read
+const profiles = new Map();  // pubkey -> the profile event in force
+const met = new Set();       // pubkeys whose stored profile was asked for
+const around = new Map();    // post id (shown or about to be) -> { reactions, replies }: Map id -> author
+// `${id}:${pubkey}` of every deletion seen: a query that was answered just
+// before one was stored can bring its target back a moment later.
+const deleted = new Set();
+let shown = null;            // the posts on screen: { key, posts: Map id -> event, sub }
+let next = null;             // the same for new authors, read while `shown` stays
+let refill = false;          // a deletion took one of LIMIT posts: read them again
+
+// For tests and the console: events the page's subscriptions delivered,
+// reads of stored events (a subscription opening is one), timeline renders.
+const stats = { events: 0, queries: 0, renders: 0 };
+window.__hirobaDemoStats = stats;
+
+// Newest first, ties by lower id: the engine's order, which is also how it
+// picks the version of a replaceable event (a list, a profile) in force.
+const order = (a, b) => b.created_at - a.created_at || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+
+function watch(filter, onevent, oneose) {
+  stats.queries++;
+  return feed.subscribe(filter, {
+    onevent: (event) => { stats.events++; onevent(event); },
+    oneose,
+    onclose: (err) => { if (err) showError(err); },
+  });
+}
+
+// Reads the stored events about keys added since its last read, in one
+// query. read() -> a promise for everything asked for so far.
+function batchReader(filterOf, onevent) {
+  const todo = new Set();
+  let done = Promise.resolve();
+  return {
+    add: (key) => todo.add(key),
+    drop: (key) => todo.delete(key),
+    read() {
+      if (todo.size) {
+        const keys = [...todo];
+        todo.clear();
+        stats.queries++;
+        const batch = feed.query(filterOf(keys)).then((events) => {
+          for (const event of events) onevent(event);
+          schedule();
+        }, showError);
+        done = Promise.all([done, batch]);
+      }
+      return done;
+    },
+  };
+}
+// Deletions need no reading: the engine applied the stored ones.
+const aroundReader = batchReader((ids) => ({ kinds: [1, 7], '#e': ids }), onAround);
+const profileReader = batchReader((authors) => ({ kinds: [0], authors }), onProfile);
+
+function wantProfile(pk) {
+  if (met.has(pk)) return;
+  met.add(pk);
+  profileReader.add(pk);
+}
+
+// The page's subscriptions: names, reactions, replies and deletions as they
+// are stored (limit 0: live only, what is stored is read per post or person
+// by the readers above); our own events, which the relays panel counts;
+// our follow and mute lists, which say whose posts to show.
+function startModel() {
+  wantProfile(me);
+  watch({ kinds: [0, 1, 5, 7], limit: 0 }, (event) => (event.kind === 0 ? onProfile(event) : onAround(event)));
+  watch({ authors: [me], limit: 0 }, () => updateRelays());
+  watch({ kinds: [3, 10000], authors: [me] }, onList, () => { listsRead = true; schedule(); });
+}
+
+function onList(event) {
+  const held = lists.get(event.kind);
+  if (held && order(held, event) <= 0) return;
+  lists.set(event.kind, event);
+  const pks = new Set(event.tags.filter((t) => t[0] === 'p' && typeof t[1] === 'string').map((t) => t[1]));
+  if (event.kind === 3) following = pks;
+  else muted = pks;
+  for (const pk of pks) wantProfile(pk);
+  schedule();
+}
+
+function onProfile(event) {
+  const held = profiles.get(event.pubkey);
+  if (held && order(held, event) <= 0) return;
+  profiles.set(event.pubkey, event);
+  let name = null;
+  try { name = JSON.parse(event.content)?.name; } catch { /* not a JSON profile */ }
+  if (typeof name === 'string' && name.trim()) names.set(event.pubkey, name.trim());
+  else names.delete(event.pubkey);
+  schedule();
+}
+
+// A reaction counts for its last "e" tag (NIP-25), a reply for each post
+// it tags; a deletion removes what its author wrote (NIP-09).
+function onAround(event) {
+  if (event.kind === 5) { onDeletion(event); return; }
+  if (deleted.has(`${event.id}:${event.pubkey}`)) return;
+  const tagged = event.tags.filter((t) => t[0] === 'e').map((t) => t[1]);
+  for (const id of new Set(event.kind === 7 ? tagged.slice(-1) : tagged)) {
+    const counts = around.get(id);
+    if (!counts) continue;
+    (event.kind === 7 ? counts.reactions : counts.replies).set(event.id, event.pubkey);
+    schedule();
   }
+}
+
+function onDeletion(deletion) {
+  const author = deletion.pubkey;
+  for (const [name, id] of deletion.tags) {
+    if (name !== 'e' || typeof id !== 'string') continue;
+    deleted.add(`${id}:${author}`);
+    for (const gen of [shown, next]) {
+      if (gen?.posts.get(id)?.pubkey !== author) continue;
+      if (gen === shown && gen.posts.size >= LIMIT) refill = true;   // the next older one is not held
+      gen.posts.delete(id);
+    }
+    for (const { reactions, replies } of around.values()) {
+      if (reactions.get(id) === author) reactions.delete(id);
+      if (replies.get(id) === author) replies.delete(id);
+    }
+  }
+  schedule();
+}
+
+// Whose posts to show: ours and those we follow, less the muted.
+function authorsWanted() {
+  return [...new Set([me, ...following])].filter((pk) => !muted.has(pk)).sort();
+}
+
+// Subscribes to the newest posts of `authors`; the old subscription goes
+// once these are read, so the timeline never shows an empty moment.
+function openPosts(authors) {
+  next?.sub.close();
+  const gen = { key: authors.join(), posts: new Map(), sub: null };
+  next = gen;
+  gen.sub = watch({ kinds: [1], authors, limit: LIMIT }, (event) => addPost(gen, event), () => showPosts(gen));
+}
+
+function addPost(gen, event) {
+  if (deleted.has(`${event.id}:${event.pubkey}`)) return;
+  gen.posts.set(event.id, event);
+  if (gen !== shown) return;   // read with the rest when `gen` is shown
+  track(event);
+  // A hidden tab gets no animation frames: keep the model small meanwhile.
+  if (gen.posts.size > 2 * LIMIT) trim();
+  schedule();
+}
+
+// A post about to be shown: its author's name and what decorates it are
+// read with the next batch, and followed as they come.
+function track(post) {
+  wantProfile(post.pubkey);
+  if (around.has(post.id)) return;
+  around.set(post.id, { reactions: new Map(), replies: new Map() });
+  aroundReader.add(post.id);
+}
+
+// `gen`'s stored posts are in: read what decorates them, then show them.
+async function showPosts(gen) {
+  for (const post of gen.posts.values()) track(post);
+  await Promise.all([aroundReader.read(), profileReader.read()]);
+  if (next !== gen) return;   // other authors were asked for meanwhile
+  shown?.sub.close();
+  shown = gen;
+  next = null;
+  for (const post of gen.posts.values()) track(post);   // those that came since
+  trim();
+  schedule();
+}
+
+// Keeps the newest LIMIT posts shown, and what decorates posts still held.
+// -> the posts kept, in order.
+function trim() {
+  const posts = [...shown.posts.values()].sort(order);
+  for (const post of posts.slice(LIMIT)) shown.posts.delete(post.id);
+  for (const id of around.keys()) {
+    if (shown.posts.has(id) || next?.posts.has(id)) continue;
+    around.delete(id);
+    aroundReader.drop(id);
+  }
+  return posts.slice(0, LIMIT);
+}
+
+// Everything that changed since the last frame, applied in one go.
+let frame = 0;
+function schedule() {
+  if (!frame) frame = requestAnimationFrame(flush);
+}
+
+function flush() {
+  frame = 0;
+  if (listsRead) {
+    const authors = authorsWanted();
+    if (refill || authors.join() !== (next ?? shown)?.key) {
+      refill = false;
+      openPosts(authors);
+    }
+  }
+  for (const p of room?.peers ?? []) wantProfile(p.pubkey);
+  aroundReader.read();
+  profileReader.read();
+  renderLists();
+  renderPeers();
+  if (shown) renderTimeline(trim());
+}
+
+// --- lists: following, muted -----------------------------------------------------------
+function renderLists() {
   const person = (pk, label, onClick, cls) => el('li', { class: 'person', dataset: { pubkey: pk } },
     el('span', { class: 'who', title: pk, text: displayName(pk) }),
     el('button', { type: 'button', class: `small ${cls}`, dataset: { focusKey: `${cls}:${pk}` },
@@ -156,21 +366,19 @@ async function unfollow(pk) {
 // --- timeline --------------------------------------------------------------------
 let firstRender = true;
 
-async function renderTimeline() {
-  const items = (await feed.timeline({ limit: 100 })).filter((i) => !muted.has(i.event.pubkey));
-  const ids = items.map((i) => i.event.id);
-  const mine = ids.length ? await feed.query({ kinds: [7], authors: [me], '#e': ids }) : [];
-  const reacted = new Set(mine.map((r) => r.tags.filter((t) => t[0] === 'e').at(-1)?.[1]));
-  for (const { profile, event } of items) {
-    if (typeof profile?.name === 'string' && profile.name.trim()) names.set(event.pubkey, profile.name.trim());
-  }
+function renderTimeline(posts) {
+  stats.renders++;
+  // The muted are left out of the next subscription; until it is read, here.
+  const items = posts.filter((event) => !muted.has(event.pubkey)).map((event) => {
+    const { reactions, replies } = around.get(event.id);
+    return { event, reactions: reactions.size, replies: replies.size, mine: [...reactions.values()].includes(me) };
+  });
   $('timeline-loading').hidden = true;
   $('empty').hidden = items.length > 0;
   renderKeyed($('timeline'), items.map((item) => {
-    const { event, reactions, replies } = item;
-    const mine = reacted.has(event.id);
+    const { event, reactions, replies, mine } = item;
     const sig = JSON.stringify([mine, reactions, replies, displayName(event.pubkey), following.has(event.pubkey)]);
-    return { key: event.id, sig, make: () => postView(item, mine) };
+    return { key: event.id, sig, make: () => postView(item) };
   }));
   if (firstRender) {
     firstRender = false;
@@ -178,9 +386,8 @@ async function renderTimeline() {
   }
 }
 
-function postView({ event, reactions, replies }, reactedByMe) {
+function postView({ event, reactions: count, replies, mine: reactedByMe }) {
   const own = event.pubkey === me;
-  const count = Object.values(reactions ?? {}).reduce((a, b) => a + b, 0);
   const who = displayName(event.pubkey);
   const when = new Date(event.created_at * 1000);
   const actions = [
@@ -483,13 +690,6 @@ function debounce(fn, ms) {
   return schedule;
 }
 
-const refresh = debounce(async () => {
-  await refreshLists();
-  renderPeers();
-  await renderTimeline();
-  updateRelays();
-}, 120);
-
 async function post() {
   const box = $('compose-text');
   const text = box.value.trim();
@@ -563,7 +763,10 @@ async function connect() {
     showError(new Error(`Could not join the room: ${err.message ?? err}`));
     return;
   }
-  room.on('peer', () => { renderPeers(); refresh(); });
+  // At once, not next frame: a closed peer leaves room.peers soon after
+  // this event, and the panel keeps it listed a while. A newcomer's name
+  // is read next frame.
+  room.on('peer', () => { renderPeers(); schedule(); });
   room.on('sync', (s) => { syncs.set(s.peer, s); renderSync(); renderPeers(); });
   room.on('error', (err) => showError(err, { transient: true }));
   window.hirobaRoom = room;   // for the console and tests
@@ -602,8 +805,7 @@ async function main() {
   $('sidebar').hidden = false;
   $('content').hidden = false;
   wire();
-  feed.on('event', refresh);
-  refresh();
+  startModel();
   connectRelays();
   window.hirobaRelays = relays;   // for the console and tests
   connect();
