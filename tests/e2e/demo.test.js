@@ -264,3 +264,86 @@ test('a malformed room name in the URL (#50%) is taken as typed, not a stuck pag
   await u.page.locator('#room-status', { hasText: 'Room “50%25%”' }).waitFor({ timeout: LONG });
   assert.deepEqual(u.errors, []);
 });
+
+// The timeline of `u`, as the ids shown, top to bottom.
+const shownIds = (u) => u.page.locator('#timeline .post').evaluateAll((rows) => rows.map((r) => r.dataset.id));
+// What it should show: the newest 100 posts of u and those u follows
+// (feed.query's order: newest first, ties by id).
+const expectedIds = (u) => u.page.evaluate(async () => {
+  const feed = window.hirobaFeed;
+  const authors = [(await feed.identity()).pubkey, ...await feed.following()];
+  return (await feed.query({ kinds: [1], authors, limit: 100 })).map((e) => e.id);
+});
+const stats = (u) => u.page.evaluate(() => ({ ...window.__hirobaDemoStats }));
+
+test('live timeline: a second tab\'s post and a followed peer\'s synced posts appear without reload, at the cost of a render per frame', async () => {
+  const N = 300;
+  const dave = await user('live-dave', { width: 1000, height: 800 }, '#e2e-live', server, null, noRelays);
+  await dave.page.locator('#empty').waitFor({ state: 'visible', timeout: LONG });
+
+  // A second tab on the same feed (in a room of its own: one key joining
+  // the same room twice would take its own place at the signaling server).
+  const tab = await dave.profile.context.newPage();
+  const tabErrors = watchErrors(tab);
+  await tab.goto(`${server.url}#e2e-live-tab`);
+  await tab.locator('#my-pubkey[data-pubkey]').waitFor({ timeout: LONG });
+  assert.equal(await tab.locator('#my-pubkey').getAttribute('data-pubkey'), dave.pubkey);
+  await tab.fill('#compose-text', 'from the second tab');
+  await tab.click('#post-button');
+  await postByText(dave, 'from the second tab').waitFor({ timeout: LONG });
+  await tab.close();
+
+  // Erin writes N posts, names herself and reacts to her newest post, all
+  // before Dave follows her: they reach him by sync, in a burst.
+  const erin = await user('live-erin', { width: 900, height: 700 }, '#e2e-live', server, null, noRelays);
+  await setName(erin, 'Erin');
+  const newest = await erin.page.evaluate(async (n) => {
+    let last = null;
+    for (let i = 1; i <= n; i++) last = await window.hirobaFeed.post(`Erin's post ${i} of ${n}`);
+    await window.hirobaFeed.react(last.id);
+    return last.id;
+  }, N);
+  await peerRow(dave, erin).waitFor({ timeout: LONG });
+  const before = await stats(dave);
+  // The DOM's own count, independent of the page's: batches of changes to
+  // the timeline's rows.
+  await dave.page.evaluate(() => {
+    window.timelineChanges = 0;
+    new MutationObserver(() => { window.timelineChanges++; }).observe(document.getElementById('timeline'), { childList: true });
+  });
+  await followFromPanel(dave, erin);
+  const top = dave.page.locator(`#timeline .post[data-id="${newest}"]`);
+  await top.locator('.author', { hasText: 'Erin' }).waitFor({ timeout: LONG });
+  await top.locator('.reaction-count', { hasText: /^1$/ }).waitFor({ timeout: LONG });
+  await dave.page.waitForFunction(async ({ erin, n }) => await window.hirobaFeed.count({ kinds: [1], authors: [erin] }) === n,
+    { erin: erin.pubkey, n: N }, { timeout: LONG });
+  await sleep(500);   // the last frames
+  const after = await stats(dave);
+  const changes = await dave.page.evaluate(() => window.timelineChanges);
+  assert.deepEqual(await shownIds(dave), await expectedIds(dave));
+  assert.equal((await shownIds(dave)).length, 100);
+  console.log('dave: delivering', N, 'posts by sync:', { events: after.events - before.events,
+    queries: after.queries - before.queries, renders: after.renders - before.renders, changes });
+  assert.ok(after.events - before.events >= N, 'every post was delivered to the page');
+  assert.ok(after.renders - before.renders < N / 10, `${after.renders - before.renders} renders for ${N} posts`);
+  assert.ok(after.queries - before.queries < N / 10, `${after.queries - before.queries} queries for ${N} posts`);
+  assert.ok(changes <= after.renders - before.renders, `${changes} changes to the timeline for ${N} posts`);
+
+  // Live: Erin's next post goes on top; her deleting it takes it away.
+  await erin.page.fill('#compose-text', 'Erin, live');
+  await erin.page.click('#post-button');
+  await dave.page.locator('#timeline .post:first-child .post-content', { hasText: 'Erin, live' }).waitFor({ timeout: LONG });
+  // The window only: a hundred posts make the whole page 13,000 pixels tall.
+  await dave.page.screenshot({ path: join(OUT, 'demo-live-1-synced-live-dave.png') });
+  await postByText(erin, 'Erin, live').locator('button.delete').click();
+  await postByText(dave, 'Erin, live').waitFor({ state: 'detached', timeout: LONG });
+  await dave.page.waitForFunction(() => document.querySelectorAll('#timeline .post').length === 100, null, { timeout: LONG });
+  assert.deepEqual(await shownIds(dave), await expectedIds(dave));
+
+  // Unfollowing resubscribes: only Dave's own post is left.
+  await peerRow(dave, erin).locator('button.unfollow').click();
+  await dave.page.waitForFunction(() => document.querySelectorAll('#timeline .post').length === 1, null, { timeout: LONG });
+  assert.deepEqual(await shownIds(dave), await expectedIds(dave));
+  await shot(dave, 'live-2-unfollowed');
+  assert.deepEqual([...dave.errors, ...tabErrors, ...erin.errors], []);
+});
