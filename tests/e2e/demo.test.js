@@ -5,7 +5,9 @@
 //   2. store and forward: A posts and leaves, C joins and gets A's post
 //      from B;
 //   3. the same over TURN only (?ice=relay) through a real coturn on
-//      127.0.0.1: the peer panel says "relayed via TURN".
+//      127.0.0.1: the peer panel says "relayed via TURN";
+//   4. the live timeline: another tab's post, and 300 posts a followed
+//      peer brings by sync, appear without a reload, for a few renders.
 // The server is the dev server with its Nostr relay (the page's default
 // relay, see relay-demo.test.js); the store-and-forward test removes it
 // from Carol's list first, so her post can only have come from Bob.
