@@ -172,6 +172,15 @@ export class Feed extends Emitter {
       this.off('event', listener);
       onclose(err);
     };
+    // A handler's bug must not end the subscription: like a listener's in
+    // the live phase (emitter.js), it is rethrown apart and delivery goes on.
+    const call = (fn, value) => {
+      try {
+        fn(value);
+      } catch (err) {
+        queueMicrotask(() => { throw err; });
+      }
+    };
     // Listening first, so nothing stored meanwhile falls between.
     this.on('event', listener);
     this.query(list).then((stored) => {
@@ -179,13 +188,13 @@ export class Feed extends Emitter {
       const seen = new Set();
       for (const event of stored) {
         seen.add(event.id);
-        onevent(event);
+        call(onevent, event);
         if (closed) return;
       }
-      oneose();
+      call(oneose);
       const waiting = early;
       early = null;
-      for (const event of waiting) if (!closed && !seen.has(event.id)) onevent(event);
+      for (const event of waiting) if (!closed && !seen.has(event.id)) call(onevent, event);
     }, (err) => close(err));
     return { close: () => close() };
   }

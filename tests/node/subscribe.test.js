@@ -47,3 +47,29 @@ test('subscribe: a bad filter ends the subscription with onclose(err), nothing d
   await feed.post('more');
   assert.deepEqual(got, []);
 });
+
+test('subscribe: a handler that throws on a stored event does not end the subscription', async (t) => {
+  const { feed } = await tempFeed(t);
+  await feed.post('stored');
+  const got = [];
+  let eose = false;
+  // The error is rethrown in a microtask of its own (an uncaught error
+  // there, as a listener's); caught here so the test runner does not fail.
+  const thrown = [];
+  const realQueue = globalThis.queueMicrotask;
+  globalThis.queueMicrotask = (fn) => realQueue(() => {
+    try { fn(); } catch (err) { thrown.push(err.message); }
+  });
+  t.after(() => { globalThis.queueMicrotask = realQueue; });
+  const sub = feed.subscribe({ kinds: [1] }, {
+    onevent: (e) => { got.push(e.content); if (e.content === 'stored') throw new Error('handler bug'); },
+    oneose: () => { eose = true; },
+  });
+  await until(() => eose, 'EOSE after the throwing handler', 10_000);
+  await feed.post('live');
+  await until(() => got.length === 2, 'the live event', 10_000);
+  assert.deepEqual(got, ['stored', 'live']);
+  await until(() => thrown.length === 1, 'the handler error reported apart', 10_000);
+  assert.deepEqual(thrown, ['handler bug']);
+  sub.close();
+});
