@@ -1,7 +1,7 @@
 # Hiroba -- build, test and demo.
 #
-#   make            the browser package in build/hiroba/: the wasm engine
-#                   (hiroba.mjs + hiroba.wasm) and the JS glue beside it
+#   make            the wasm engine the package ships, build/hiroba/hiroba.mjs
+#                   + hiroba.wasm (the JS glue is js-glue/, shipped as is)
 #   make setup      install what is missing: Debian packages (emscripten,
 #                   clang runtimes), npm devDependencies, and the pinned,
 #                   checksummed third-party C sources (deps/, git-ignored)
@@ -34,10 +34,6 @@ B := build
 SRC := strbuf hex sha256 json crypto refused event vfs store state sql_list query negentropy merge hiroba
 NATIVE_SRC := $(SRC) storage_posix
 WASM_SRC := $(SRC) storage_js
-# js-glue modules that make up the browser package (copied to build/hiroba/).
-BROWSER_JS := index worker feed engine storage-opfs \
-  nip19 signal-client framing pool peer peer-guard filter turn-client sync sync-link \
-  relay-client emitter
 TESTS := $(patsubst tests/native/%.c,%,$(wildcard tests/native/test_*.c))
 
 # What the engine never uses, left out of SQLite (the wasm is downloaded by
@@ -111,7 +107,7 @@ WASM_LDFLAGS := -sMODULARIZE -sEXPORT_ES6 -sEXPORT_NAME=createHirobaModule \
 .DELETE_ON_ERROR:
 
 all: wasm
-wasm: $(B)/hiroba/hiroba.mjs $(patsubst %,$(B)/hiroba/%.js,$(BROWSER_JS))
+wasm: $(B)/hiroba/hiroba.mjs
 
 # --- setup -----------------------------------------------------------------
 DEPS_STAMPS := deps/sqlite/.stamp deps/cjson/.stamp deps/secp256k1/.stamp
@@ -167,15 +163,11 @@ $(eval $(call flavour,native,$(CC),$(NATIVE_FLAGS),$(NATIVE_SRC),$(NATIVE_FLAGS)
 $(eval $(call flavour,asan,$(CC),$(ASAN_FLAGS),$(NATIVE_SRC),$(ASAN_FLAGS),$(ASAN_FLAGS)))
 
 # --- wasm module ---------------------------------------------------------------
+# Only the Emscripten output: the glue in js-glue/ imports it from there
+# (../build/hiroba/hiroba.mjs), so the package holds one copy of each file.
 $(B)/hiroba/hiroba.mjs: $(B)/wasm/libhiroba.a js-glue/storage-library.js | check-emcc
 	@mkdir -p $(@D)
 	$(EMCC) $(WASM_FLAGS) $(WASM_LDFLAGS) $(B)/wasm/libhiroba.a -o $@
-
-# The browser package is build/hiroba/: glue modules sit beside the loader
-# so they import it as ./hiroba.mjs, and one folder can be served as is.
-$(B)/hiroba/%.js: js-glue/%.js
-	@mkdir -p $(@D)
-	cp $< $@
 
 # --- native library and C tests --------------------------------------------------
 native: $(B)/native/libhiroba.a $(patsubst %,$(B)/asan/%,$(TESTS)) $(B)/asan/hostile_runner

@@ -59,7 +59,7 @@ try {
     });
     await page.goto(`${server.url}bench-blank`);
     await page.evaluate(async (name) => {
-      window.hiroba = await import('/hiroba/index.js');
+      window.hiroba = await import('/hiroba/js-glue/index.js');
       window.feed = await window.hiroba.openFeed({ name });
       window.pubkey = (await window.feed.identity()).pubkey;
     }, name);

@@ -3,7 +3,7 @@
 // Origin Private File System. No COOP/COEP headers are needed: the VFS is
 // synchronous inside the worker, over OPFS sync access handles.
 //
-//   import { openFeed } from '/hiroba/index.js';
+//   import { openFeed } from 'hiroba';
 //   const feed = await openFeed({ name: 'default' });
 //
 // Several tabs (or several openFeed calls) may open the same name: one

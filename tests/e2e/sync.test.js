@@ -27,7 +27,7 @@ async function user(name) {
   const errors = watchErrors(page);
   await page.goto(server.url);
   await page.evaluate(async (name) => {
-    window.hiroba = await import('/hiroba/index.js');
+    window.hiroba = await import('/hiroba/js-glue/index.js');
     window.feed = await window.hiroba.openFeed({ name });
     window.pubkey = (await window.feed.identity()).pubkey;
   }, name);
