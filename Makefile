@@ -96,10 +96,11 @@ EXPORTS := hiroba_open hiroba_close hiroba_identity hiroba_post hiroba__post_ex 
 comma := ,
 empty :=
 space := $(empty) $(empty)
-WASM_EXPORTS := $(subst $(space),$(comma),$(strip $(patsubst %,_%,$(EXPORTS))))
+# What only tests call (tests/node/negentropy.test.js): the shipped module
+# leaves them out, the test module (build/hiroba-test/) has every export.
+TEST_EXPORTS := hiroba__neg_test_session hiroba__neg_frame_limit
 WASM_LDFLAGS := -sMODULARIZE -sEXPORT_ES6 -sEXPORT_NAME=createHirobaModule \
   -sENVIRONMENT=web,worker -sFILESYSTEM=0 -sALLOW_MEMORY_GROWTH=1 \
-  -sEXPORTED_FUNCTIONS=$(WASM_EXPORTS) \
   -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8 \
   --js-library js-glue/storage-library.js
 
@@ -162,12 +163,24 @@ $(eval $(call flavour,wasm,$(EMCC),$(WASM_OUR_FLAGS),$(WASM_SRC),$(WASM_SQLITE_F
 $(eval $(call flavour,native,$(CC),$(NATIVE_FLAGS),$(NATIVE_SRC),$(NATIVE_FLAGS),$(NATIVE_FLAGS)))
 $(eval $(call flavour,asan,$(CC),$(ASAN_FLAGS),$(NATIVE_SRC),$(ASAN_FLAGS),$(ASAN_FLAGS)))
 
-# --- wasm module ---------------------------------------------------------------
-# Only the Emscripten output: the glue in js-glue/ imports it from there
-# (../build/hiroba/hiroba.mjs), so the package holds one copy of each file.
-$(B)/hiroba/hiroba.mjs: $(B)/wasm/libhiroba.a js-glue/storage-library.js | check-emcc
-	@mkdir -p $(@D)
-	$(EMCC) $(WASM_FLAGS) $(WASM_LDFLAGS) $(B)/wasm/libhiroba.a -o $@
+# --- wasm modules ----------------------------------------------------------------
+# Two links of one library, nothing recompiled: build/hiroba/ is what the
+# package ships (the glue imports ../build/hiroba/hiroba.mjs), and
+# build/hiroba-test/ adds TEST_EXPORTS for the suites that call them. Each
+# export list is kept in build/wasm/<folder>.exports, rewritten only when it
+# changes, so a changed list relinks that module.
+define wasm_module # output folder, exported symbols
+$(B)/wasm/$(1).exports: FORCE
+	@mkdir -p $$(@D)
+	@echo '$(2)' | cmp -s - $$@ || echo '$(2)' > $$@
+$(B)/$(1)/hiroba.mjs: $(B)/wasm/libhiroba.a $(B)/wasm/$(1).exports js-glue/storage-library.js | check-emcc
+	@mkdir -p $$(@D)
+	$(EMCC) $(WASM_FLAGS) $(WASM_LDFLAGS) \
+	  -sEXPORTED_FUNCTIONS=$(subst $(space),$(comma),$(strip $(patsubst %,_%,$(2)))) \
+	  $(B)/wasm/libhiroba.a -o $$@
+endef
+$(eval $(call wasm_module,hiroba,$(filter-out $(TEST_EXPORTS),$(EXPORTS))))
+$(eval $(call wasm_module,hiroba-test,$(EXPORTS)))
 
 # --- native library and C tests --------------------------------------------------
 native: $(B)/native/libhiroba.a $(patsubst %,$(B)/asan/%,$(TESTS)) $(B)/asan/hostile_runner
@@ -183,7 +196,7 @@ test-native: native
 	@set -e; for t in $(TESTS); do echo "# $$t"; ASAN_OPTIONS=detect_leaks=1 $(B)/asan/$$t; done
 
 # --- wasm test modules (test-only C built to wasm, e.g. the VFS suite) ---------
-WASM_TESTS := $(B)/test/vfs_suite.mjs
+WASM_TESTS := $(B)/test/vfs_suite.mjs $(B)/hiroba-test/hiroba.mjs
 
 # The VFS suite: tests/wasm/vfs_suite.c on the real wasm VFS (our objects and
 # the cached SQLite object, not recompiled), with the storage the host
@@ -227,7 +240,7 @@ demo: setup wasm
 include mk/fuzz.mk mk/bench.mk
 
 clean:
-	rm -rf $(B)/wasm/*.o $(B)/native/*.o $(B)/asan/*.o $(B)/*/libhiroba.a $(B)/hiroba $(B)/asan/test_* $(B)/asan/hostile_runner
+	rm -rf $(B)/wasm/*.o $(B)/native/*.o $(B)/asan/*.o $(B)/*/libhiroba.a $(B)/hiroba $(B)/hiroba-test $(B)/asan/test_* $(B)/asan/hostile_runner
 
 distclean:
 	rm -rf $(B) deps node_modules
