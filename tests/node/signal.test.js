@@ -935,7 +935,7 @@ test('dev server: routes, types, 404s, no traversal, no COOP/COEP by default', a
   // layout, the test module, sources, tests, the server's own files.
   for (const path of ['/nope', '/hiroba/nope.js', '/hiroba/', '/hiroba', '/index.htm', '/hiroba/index.js',
     '/hiroba/hiroba.wasm', '/hiroba/js-glue/', '/hiroba/build/hiroba-test/hiroba.wasm', '/hiroba/build/test/vfs_suite.mjs',
-    '/hiroba/src/hiroba.c', '/hiroba/tests/node/helpers.js', '/hiroba/web/server.js', '/hiroba/web/index.html',
+    '/hiroba/js-glue/storage-library.js', '/hiroba/src/hiroba.c', '/hiroba/tests/node/helpers.js', '/hiroba/web/server.js', '/hiroba/web/index.html',
     '/hiroba/package.json', '/hiroba/package-lock.json', '/hiroba/node_modules/ws/package.json', '/hiroba/.git/HEAD']) {
     const r = await get(app.port, path);
     assert.equal(r.status, 404, path);
