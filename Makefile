@@ -1,7 +1,7 @@
 # Hiroba -- build, test and demo.
 #
-#   make            the browser package in build/hiroba/: the wasm engine
-#                   (hiroba.mjs + hiroba.wasm) and the JS glue beside it
+#   make            the wasm engine the package ships, build/hiroba/hiroba.mjs
+#                   + hiroba.wasm (the JS glue is js-glue/, shipped as is)
 #   make setup      install what is missing: Debian packages (emscripten,
 #                   clang runtimes), npm devDependencies, and the pinned,
 #                   checksummed third-party C sources (deps/, git-ignored)
@@ -34,10 +34,6 @@ B := build
 SRC := strbuf hex sha256 json crypto refused event vfs store state sql_list query negentropy merge hiroba
 NATIVE_SRC := $(SRC) storage_posix
 WASM_SRC := $(SRC) storage_js
-# js-glue modules that make up the browser package (copied to build/hiroba/).
-BROWSER_JS := index worker feed engine storage-opfs \
-  nip19 signal-client framing pool peer peer-guard filter turn-client sync sync-link \
-  relay-client emitter
 TESTS := $(patsubst tests/native/%.c,%,$(wildcard tests/native/test_*.c))
 
 # What the engine never uses, left out of SQLite (the wasm is downloaded by
@@ -100,10 +96,11 @@ EXPORTS := hiroba_open hiroba_close hiroba_identity hiroba_post hiroba__post_ex 
 comma := ,
 empty :=
 space := $(empty) $(empty)
-WASM_EXPORTS := $(subst $(space),$(comma),$(strip $(patsubst %,_%,$(EXPORTS))))
+# What only tests call (tests/node/negentropy.test.js): the shipped module
+# leaves them out, the test module (build/hiroba-test/) has every export.
+TEST_EXPORTS := hiroba__neg_test_session hiroba__neg_frame_limit
 WASM_LDFLAGS := -sMODULARIZE -sEXPORT_ES6 -sEXPORT_NAME=createHirobaModule \
   -sENVIRONMENT=web,worker -sFILESYSTEM=0 -sALLOW_MEMORY_GROWTH=1 \
-  -sEXPORTED_FUNCTIONS=$(WASM_EXPORTS) \
   -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8 \
   --js-library js-glue/storage-library.js
 
@@ -111,7 +108,7 @@ WASM_LDFLAGS := -sMODULARIZE -sEXPORT_ES6 -sEXPORT_NAME=createHirobaModule \
 .DELETE_ON_ERROR:
 
 all: wasm
-wasm: $(B)/hiroba/hiroba.mjs $(patsubst %,$(B)/hiroba/%.js,$(BROWSER_JS))
+wasm: $(B)/hiroba/hiroba.mjs
 
 # --- setup -----------------------------------------------------------------
 DEPS_STAMPS := deps/sqlite/.stamp deps/cjson/.stamp deps/secp256k1/.stamp
@@ -166,16 +163,24 @@ $(eval $(call flavour,wasm,$(EMCC),$(WASM_OUR_FLAGS),$(WASM_SRC),$(WASM_SQLITE_F
 $(eval $(call flavour,native,$(CC),$(NATIVE_FLAGS),$(NATIVE_SRC),$(NATIVE_FLAGS),$(NATIVE_FLAGS)))
 $(eval $(call flavour,asan,$(CC),$(ASAN_FLAGS),$(NATIVE_SRC),$(ASAN_FLAGS),$(ASAN_FLAGS)))
 
-# --- wasm module ---------------------------------------------------------------
-$(B)/hiroba/hiroba.mjs: $(B)/wasm/libhiroba.a js-glue/storage-library.js | check-emcc
-	@mkdir -p $(@D)
-	$(EMCC) $(WASM_FLAGS) $(WASM_LDFLAGS) $(B)/wasm/libhiroba.a -o $@
-
-# The browser package is build/hiroba/: glue modules sit beside the loader
-# so they import it as ./hiroba.mjs, and one folder can be served as is.
-$(B)/hiroba/%.js: js-glue/%.js
-	@mkdir -p $(@D)
-	cp $< $@
+# --- wasm modules ----------------------------------------------------------------
+# Two links of one library, nothing recompiled: build/hiroba/ is what the
+# package ships (the glue imports ../build/hiroba/hiroba.mjs), and
+# build/hiroba-test/ adds TEST_EXPORTS for the suites that call them. Each
+# export list is kept in build/wasm/<folder>.exports, rewritten only when it
+# changes, so a changed list relinks that module.
+define wasm_module # output folder, exported symbols
+$(B)/wasm/$(1).exports: FORCE
+	@mkdir -p $$(@D)
+	@echo '$(2)' | cmp -s - $$@ || echo '$(2)' > $$@
+$(B)/$(1)/hiroba.mjs: $(B)/wasm/libhiroba.a $(B)/wasm/$(1).exports js-glue/storage-library.js | check-emcc
+	@mkdir -p $$(@D)
+	$(EMCC) $(WASM_FLAGS) $(WASM_LDFLAGS) \
+	  -sEXPORTED_FUNCTIONS=$(subst $(space),$(comma),$(strip $(patsubst %,_%,$(2)))) \
+	  $(B)/wasm/libhiroba.a -o $$@
+endef
+$(eval $(call wasm_module,hiroba,$(filter-out $(TEST_EXPORTS),$(EXPORTS))))
+$(eval $(call wasm_module,hiroba-test,$(EXPORTS)))
 
 # --- native library and C tests --------------------------------------------------
 native: $(B)/native/libhiroba.a $(patsubst %,$(B)/asan/%,$(TESTS)) $(B)/asan/hostile_runner
@@ -191,7 +196,7 @@ test-native: native
 	@set -e; for t in $(TESTS); do echo "# $$t"; ASAN_OPTIONS=detect_leaks=1 $(B)/asan/$$t; done
 
 # --- wasm test modules (test-only C built to wasm, e.g. the VFS suite) ---------
-WASM_TESTS := $(B)/test/vfs_suite.mjs
+WASM_TESTS := $(B)/test/vfs_suite.mjs $(B)/hiroba-test/hiroba.mjs
 
 # The VFS suite: tests/wasm/vfs_suite.c on the real wasm VFS (our objects and
 # the cached SQLite object, not recompiled), with the storage the host
@@ -235,7 +240,7 @@ demo: setup wasm
 include mk/fuzz.mk mk/bench.mk
 
 clean:
-	rm -rf $(B)/wasm/*.o $(B)/native/*.o $(B)/asan/*.o $(B)/*/libhiroba.a $(B)/hiroba $(B)/asan/test_* $(B)/asan/hostile_runner
+	rm -rf $(B)/wasm/*.o $(B)/native/*.o $(B)/asan/*.o $(B)/*/libhiroba.a $(B)/hiroba $(B)/hiroba-test $(B)/asan/test_* $(B)/asan/hostile_runner
 
 distclean:
 	rm -rf $(B) deps node_modules

@@ -132,7 +132,7 @@ try {
 
   // --- the feed API: merge (verify + store) and post (sign + store) --------
   const feedRuns = await page.evaluate(async ({ lines, rounds, nSingle }) => {
-    const { openFeed } = await import('/hiroba/index.js');
+    const { openFeed } = await import('/hiroba/js-glue/index.js');
     const batch = `[${lines.map((l) => `["EVENT",${l}]`).join(',')}]`;
     // The same events with one hex digit of each signature changed: the
     // engine does all its work up to and including the signature check,

@@ -47,7 +47,7 @@ try {
     const r = await page.evaluate(async (oursFirst) => {
       const out = {};
       const t0 = performance.now();
-      const { openFeed } = await import('/hiroba/index.js');
+      const { openFeed } = await import('/hiroba/js-glue/index.js');
       out.importMs = performance.now() - t0;
       const measureOurs = async () => {
         const t = performance.now();
@@ -108,7 +108,7 @@ try {
       return t.sort((a, b) => a - b)[1];
     };
     return {
-      ours: await time('/hiroba/hiroba.wasm'),
+      ours: await time('/hiroba/build/hiroba/hiroba.wasm'),
       theirs: await time('/node_modules/@sqlite.org/sqlite-wasm/dist/sqlite3.wasm'),
     };
   });
@@ -141,7 +141,7 @@ try {
     anchor: 'sqlite-wasm: new Worker + init + opfs-sahpool install + open + select 1', anchorValue: theirsMs,
     better: 'lower', target: 0.5,
     note: `median of ${RUNS} fresh tabs; of ours, openFeed() itself ${ms(median(runs.map((r) => r.oursOpenMs)))}`
-      + ` (the main-thread import of /hiroba/index.js before it, untimed: ${ms(median(runs.map((r) => r.importMs)))})`
+      + ` (the main-thread import of /hiroba/js-glue/index.js before it, untimed: ${ms(median(runs.map((r) => r.importMs)))})`
       + `; steps (medians): ours ${stepText(runs.map((r) => r.oursSteps), { top: 'worker + imports', lock: 'Web Lock', storage: 'OPFS handles', module: 'wasm fetch+compile+instantiate', open: 'hiroba_open', query: 'query' })}`
       + `; a second hiroba_open + close in that worker ${ms(median(runs.map((r) => r.oursSteps.reopen)))}, so most of the first is one-time V8 work (lazy compilation of the functions it runs first)`
       + `; an open of the existing database makes ${median(runs.map((r) => r.openIo.write.calls))} OPFS writes and ${median(runs.map((r) => r.openIo.flush.calls))} flushes (medians)`

@@ -1,9 +1,10 @@
-// index.js -- the browser entry of the package ('hiroba'): the engine runs
+// index.js -- the browser entry of the package ('hiroba' in browsers and
+// bundlers; rooms and relays are 'hiroba/sync', network.js): the engine runs
 // in a dedicated module Worker (worker.js), its SQLite database in the
 // Origin Private File System. No COOP/COEP headers are needed: the VFS is
 // synchronous inside the worker, over OPFS sync access handles.
 //
-//   import { openFeed } from '/hiroba/index.js';
+//   import { openFeed } from 'hiroba';
 //   const feed = await openFeed({ name: 'default' });
 //
 // Several tabs (or several openFeed calls) may open the same name: one
@@ -16,8 +17,6 @@ import { secretKeyHex } from './nip19.js';
 
 export { Feed } from './feed.js';
 export { HirobaError } from './engine.js';
-export { joinRoom } from './sync.js';
-export { joinRelay } from './relay-client.js';
 
 // What this browser lacks for Hiroba, or null.
 export function unsupported() {

@@ -1,4 +1,5 @@
-// node.js -- the Node entry of the package ('hiroba/node'): the engine runs
+// node.js -- the Node entry of the package ('hiroba' under Node, and
+// 'hiroba/node'; rooms and relays are 'hiroba/sync'): the engine runs
 // in-process on the same wasm module as in browsers, its database in a
 // file through the node:fs storage primitives (storage-node.js).
 //
@@ -16,11 +17,11 @@ import { createNodeStorage } from './storage-node.js';
 import { secretKeyHex } from './nip19.js';
 
 export { Feed } from './feed.js';
-// Node has no WebRTC or WebSocket of its own: pass { RTCPeerConnection,
-// WebSocket } (e.g. from @roamhq/wrtc or node-datachannel, and ws).
-export { joinRoom } from './sync.js';
-export { joinRelay } from './relay-client.js';
 export { HirobaError } from './engine.js';
+
+// What this runtime lacks for Hiroba: nothing in Node. Here so that code
+// importing 'hiroba' gets the same names under both conditions.
+export function unsupported() { return null; }
 
 // Compiled once per process; every feed gets its own instance (its own
 // memory), so feeds never share state or handles.

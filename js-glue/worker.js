@@ -26,7 +26,7 @@
 //   {kind: 'owner', from}                     a new owner is serving
 //   {kind: 'events', events}                  newly stored events
 
-import createHirobaModule from './hiroba.mjs';
+import createHirobaModule from '../build/hiroba/hiroba.mjs';
 import { Engine } from './engine.js';
 import { openOpfsStorage, STORAGE_EBUSY } from './storage-opfs.js';
 
@@ -113,13 +113,19 @@ function executeAndAnnounce(op, params) {
   return result;
 }
 
+// The engine's wasm, named by a literal `new URL(..., import.meta.url)` so
+// that bundlers see the file and emit it beside the worker they build
+// (Vite does with its defaults: tests/e2e/consumer.test.js).
+const WASM_URL = new URL('../build/hiroba/hiroba.wasm', import.meta.url);
+
 // The wasm is fetched and compiled while the Web Lock and the OPFS handles
 // are being taken, not after (bench/size-startup). null when streaming
-// compilation is unavailable or failed: the loader then fetches it itself.
+// compilation is unavailable or failed: the loader then fetches it itself,
+// from WASM_URL too (locateFile below).
 let compiling = null;
 function compileWasm() {
   if (typeof WebAssembly.compileStreaming !== 'function') return Promise.resolve(null);
-  return WebAssembly.compileStreaming(fetch(new URL('./hiroba.wasm', import.meta.url)))
+  return WebAssembly.compileStreaming(fetch(WASM_URL))
     .catch(() => null);
 }
 
@@ -146,6 +152,7 @@ async function becomeOwner() {
     const failed = new Promise((_, reject) => { instantiateFailed = reject; });
     engine = new Engine(await Promise.race([failed, createHirobaModule({
       hirobaStorage: storage,
+      locateFile: (file) => (file.endsWith('.wasm') ? WASM_URL.href : file),
       ...(compiled && {
         instantiateWasm(imports, done) {
           WebAssembly.instantiate(compiled, imports)

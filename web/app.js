@@ -2,7 +2,8 @@
 // and any number of Nostr relays (the dev server's own /relay by default).
 // Plain DOM; user content only ever goes in through textContent.
 
-import { openFeed, joinRoom, joinRelay, unsupported } from '/hiroba/index.js';
+import { openFeed, unsupported } from '/hiroba/js-glue/index.js';
+import { joinRoom, joinRelay } from '/hiroba/js-glue/network.js';
 
 const $ = (id) => document.getElementById(id);
 const short = (pk) => `${pk.slice(0, 8)}…${pk.slice(-4)}`;

@@ -1,7 +1,9 @@
 // server.js -- the dev server: one Node process that serves
 //
 //   /            the demo page (web/index.html) and its static files in web/
-//   /hiroba/*    the browser package as `make` builds it (build/hiroba/)
+//   /hiroba/*    the npm package as it ships (shipped.js: the files of
+//                package.json "files"), at its own paths:
+//                /hiroba/js-glue/index.js, /hiroba/build/hiroba/hiroba.wasm
 //   /signal      WebSocket signaling (signal.js, DESIGN §6)
 //   /turn        ICE servers with short-lived TURN credentials (turn.js)
 //   /relay       a Nostr relay on the engine (relay/relay.js): WebSocket,
@@ -26,10 +28,10 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { clientKey } from './budget.js';
 import { createSignalServer } from './signal.js';
 import { createRelay } from '../relay/relay.js';
+import { PACKAGE_ROOT, shippedFile, shippedFilter } from './shipped.js';
 import { loadVerifier } from './verify.js';
 
 const WEB = resolve(fileURLToPath(new URL('.', import.meta.url)));
-const PACKAGE = resolve(WEB, '../build/hiroba');
 
 const MIME = {
   '.html': 'text/html; charset=utf-8',
@@ -45,7 +47,7 @@ const MIME = {
 };
 
 // The server's own modules live in web/ too; they are not the page's.
-const PRIVATE = new Set(['server.js', 'signal.js', 'turn.js', 'verify.js', 'budget.js'].map((f) => join(WEB, f)));
+const PRIVATE = new Set(['server.js', 'signal.js', 'turn.js', 'verify.js', 'budget.js', 'shipped.js'].map((f) => join(WEB, f)));
 
 // Until turn.js exists: STUN only, per DESIGN §6 (no ICE servers configured).
 function stunOnlyHandler() {
@@ -123,6 +125,7 @@ export async function startServer({
   const turn = await loadTurnHandler(turnEnv, { verifier, clientIp, ...turnOptions });
   const signal = createSignalServer({ verifier, clientIp, ...signalOptions });
   const relay = relayOptions ? await createRelay({ trustProxy, ...relayOptions }) : null;
+  const isShipped = shippedFilter();
   const isolation = coopCoep
     ? {
       'cross-origin-opener-policy': 'same-origin',
@@ -154,7 +157,8 @@ export async function startServer({
       if (pathname === '/') {
         file = join(WEB, 'index.html');
       } else if (pathname.startsWith('/hiroba/')) {
-        file = inside(PACKAGE, pathname.slice('/hiroba/'.length));
+        file = inside(PACKAGE_ROOT, pathname.slice('/hiroba/'.length));
+        if (file && !shippedFile(isShipped, file)) file = null;
       } else {
         file = inside(WEB, pathname.slice(1));
         if (PRIVATE.has(file)) file = null;

@@ -11,9 +11,9 @@
 //     rpc-worker.js); reopen is a second open + close in this worker.
 //   posts({name, n}) -> {ms, io}: n engine.post() calls, io counted.
 
-import createHirobaModule from '/hiroba/hiroba.mjs';
-import { Engine } from '/hiroba/engine.js';
-import { openOpfsStorage } from '/hiroba/storage-opfs.js';
+import createHirobaModule from '/hiroba/build/hiroba/hiroba.mjs';
+import { Engine } from '/hiroba/js-glue/engine.js';
+import { openOpfsStorage } from '/hiroba/js-glue/storage-opfs.js';
 import { ioCounter, serve } from './rpc-worker.js';
 
 const counter = ioCounter();

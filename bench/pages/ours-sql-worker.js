@@ -1,6 +1,6 @@
 // ours-sql-worker.js -- raw SQL on our VFS, for bench/opfs-writes.bench.js:
 // build/test/vfs_bench.mjs (SQLite + src/vfs.c + storage_js.c, no engine)
-// over openOpfsStorage(), the shipped OPFS storage of build/hiroba/.
+// over openOpfsStorage(), the package's OPFS storage (js-glue/).
 // The workload is sql-workload.js, the same one sahpool-worker.js runs.
 //
 // ops: setData({lines}) (event JSON texts, kept for the runs);
@@ -12,7 +12,7 @@
 //   release(): gives the OPFS handles back.
 
 import createVfsBenchModule from '/test-build/vfs_bench.mjs';
-import { openOpfsStorage } from '/hiroba/storage-opfs.js';
+import { openOpfsStorage } from '/hiroba/js-glue/storage-opfs.js';
 import { prepare, run } from './sql-workload.js';
 import { ioCounter, serve } from './rpc-worker.js';
 

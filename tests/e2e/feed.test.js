@@ -25,7 +25,7 @@ async function openPage() {
   const page = await profile.context.newPage();
   const errors = watchErrors(page);
   await page.goto(`${server.origin}/pages/blank.html`);
-  await page.evaluate(async () => { window.hiroba = await import('/hiroba/index.js'); });
+  await page.evaluate(async () => { window.hiroba = await import('/hiroba/js-glue/index.js'); });
   return { page, errors };
 }
 
@@ -44,7 +44,7 @@ test('post, reload, and the post is still there; no cross-origin isolation neede
   assert.equal(first.event.content, 'hello from OPFS');
 
   await page.reload();
-  await page.evaluate(async () => { window.hiroba = await import('/hiroba/index.js'); });
+  await page.evaluate(async () => { window.hiroba = await import('/hiroba/js-glue/index.js'); });
   const second = await page.evaluate(async (id) => {
     const feed = await window.hiroba.openFeed({ name: 'persist' });
     const { pubkey } = await feed.identity();
@@ -373,7 +373,7 @@ test('a killed worker loses no resolved post and leaves a sound database', async
     }, round);
     for (const id of ids) resolved.add(id);
     await page.reload();
-    await page.evaluate(async () => { window.hiroba = await import('/hiroba/index.js'); });
+    await page.evaluate(async () => { window.hiroba = await import('/hiroba/js-glue/index.js'); });
     const check = await page.evaluate(async (ids) => {
       // The old worker's lock and handles are released asynchronously;
       // openFeed waits for them.

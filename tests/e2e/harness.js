@@ -11,6 +11,8 @@ import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
+import { PACKAGE_ROOT, shippedFile, shippedFilter } from '../../web/shipped.js';
+
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 
 const MIME = {
@@ -21,9 +23,13 @@ const MIME = {
   '.json': 'application/json',
 };
 
-// URL prefix -> folder. /hiroba/ is the browser package as `make` builds it.
+// URL prefix -> folder, and which of its files are served (all when no
+// filter). /hiroba/ is the npm package as it ships, at its own paths
+// (/hiroba/js-glue/index.js, /hiroba/build/hiroba/hiroba.wasm), as the dev
+// server serves it.
+const isShipped = shippedFilter();
 const ROUTES = [
-  ['/hiroba/', join(repo, 'build/hiroba')],
+  ['/hiroba/', PACKAGE_ROOT, (file) => shippedFile(isShipped, file)],
   ['/pages/', join(repo, 'tests/e2e/pages')],
   ['/node_modules/', join(repo, 'node_modules')],
   ['/test-build/', join(repo, 'build/test')],
@@ -43,7 +49,7 @@ export async function startServer() {
     }
     const route = ROUTES.find(([prefix]) => path.startsWith(prefix));
     const file = route && normalize(join(route[1], path.slice(route[0].length)));
-    if (!file || !file.startsWith(route[1] + sep)) {
+    if (!file || !file.startsWith(route[1] + sep) || (route[2] && !route[2](file))) {
       res.writeHead(404, { 'content-type': 'text/plain' }).end('not found');
       return;
     }

@@ -12,7 +12,7 @@ import wrtc from '@roamhq/wrtc';
 import { WebSocket } from 'ws';
 
 import { startServer } from '../../web/server.js';
-import { joinRoom, joinRelay } from '../../js-glue/node.js';
+import { joinRoom, joinRelay } from '../../js-glue/network.js';
 import { tempFeed, tempDir, until } from './helpers.js';
 
 let server;

@@ -26,7 +26,9 @@ import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { nip77 } from 'nostr-tools';
-import createHirobaModule from '../../build/hiroba/hiroba.mjs';
+// The test module: the shipped one plus the test-only exports (Makefile
+// TEST_EXPORTS) this suite calls.
+import createHirobaModule from '../../build/hiroba-test/hiroba.mjs';
 import { Engine } from '../../js-glue/engine.js';
 import { createNodeStorage } from '../../js-glue/storage-node.js';
 import { tempFeed, makeAuthor, makeRng, pickSeed, assertMergeShape } from './helpers.js';
@@ -39,7 +41,7 @@ const SMALL_FRAME = 4096; // the smallest frame limit Negentropy allows
 
 let compiled = null;
 async function openEngine(t) {
-  compiled ??= readFile(new URL('../../build/hiroba/hiroba.wasm', import.meta.url))
+  compiled ??= readFile(new URL('../../build/hiroba-test/hiroba.wasm', import.meta.url))
     .then((bytes) => WebAssembly.compile(bytes));
   const wasmModule = await compiled;
   const m = await createHirobaModule({

@@ -12,7 +12,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
 
-import { openFeed, joinRelay } from '../../js-glue/node.js';
+import { openFeed } from '../../js-glue/node.js';
+import { joinRelay } from '../../js-glue/network.js';
 import { SyncLink } from '../../js-glue/sync-link.js';
 import { LIMITS } from '../../js-glue/peer-guard.js';
 import { startRelay } from '../../relay/server.js';

@@ -917,20 +917,26 @@ test('dev server: routes, types, 404s, no traversal, no COOP/COEP by default', a
   assert.match(home.headers['content-type'], /^text\/html/);
   assert.match(home.body.toString(), /<html/i);
 
-  const wasm = await get(app.port, '/hiroba/hiroba.wasm');
+  // /hiroba/ is the package as it ships, at its own paths.
+  const wasm = await get(app.port, '/hiroba/build/hiroba/hiroba.wasm');
   assert.equal(wasm.status, 200, 'build/hiroba/hiroba.wasm exists (run make first)');
   assert.equal(wasm.headers['content-type'], 'application/wasm');
   assert.deepEqual([...wasm.body.subarray(0, 4)], [0x00, 0x61, 0x73, 0x6d]);
-  const entry = await get(app.port, '/hiroba/index.js');
+  const entry = await get(app.port, '/hiroba/js-glue/index.js');
   assert.equal(entry.status, 200);
   assert.match(entry.headers['content-type'], /^text\/javascript/);
-  const loader = await get(app.port, '/hiroba/hiroba.mjs');
+  const loader = await get(app.port, '/hiroba/build/hiroba/hiroba.mjs');
   assert.match(loader.headers['content-type'], /^text\/javascript/);
-  const head = await get(app.port, '/hiroba/hiroba.wasm', { method: 'HEAD' });
+  const head = await get(app.port, '/hiroba/build/hiroba/hiroba.wasm', { method: 'HEAD' });
   assert.equal(head.status, 200);
   assert.equal(head.body.length, 0);
 
-  for (const path of ['/nope', '/hiroba/nope.js', '/hiroba/', '/hiroba', '/index.htm']) {
+  // What the package does not ship is not served there: the old flat
+  // layout, the test module, sources, tests, the server's own files.
+  for (const path of ['/nope', '/hiroba/nope.js', '/hiroba/', '/hiroba', '/index.htm', '/hiroba/index.js',
+    '/hiroba/hiroba.wasm', '/hiroba/js-glue/', '/hiroba/build/hiroba-test/hiroba.wasm', '/hiroba/build/test/vfs_suite.mjs',
+    '/hiroba/js-glue/storage-library.js', '/hiroba/src/hiroba.c', '/hiroba/tests/node/helpers.js', '/hiroba/web/server.js', '/hiroba/web/index.html',
+    '/hiroba/package.json', '/hiroba/package-lock.json', '/hiroba/node_modules/ws/package.json', '/hiroba/.git/HEAD']) {
     const r = await get(app.port, path);
     assert.equal(r.status, 404, path);
     assert.match(r.headers['content-type'], /^text\/plain/, path);
@@ -969,6 +975,6 @@ test('dev server: COOP/COEP only when asked', async (t) => {
   const home = await get(app.port, '/');
   assert.equal(home.headers['cross-origin-opener-policy'], 'same-origin');
   assert.equal(home.headers['cross-origin-embedder-policy'], 'require-corp');
-  const wasm = await get(app.port, '/hiroba/hiroba.wasm');
+  const wasm = await get(app.port, '/hiroba/build/hiroba/hiroba.wasm');
   assert.equal(wasm.headers['cross-origin-embedder-policy'], 'require-corp');
 });

@@ -2,7 +2,7 @@
 // vfs-suite.test.js (started by vfs-suite.html). It runs, next to real
 // OPFS access handles:
 //   - the VFS suite (tests/shared/vfs-suite.js on build/test/vfs_suite.mjs)
-//     over openOpfsStorage('vfs-suite'), the shipped build/hiroba copy;
+//     over openOpfsStorage('vfs-suite'), the package's own js-glue/storage-opfs.js;
 //   - the OPFS primitive cases (opfs-primitives.js);
 //   - openOpfsStorage() and raw access handles on request, so the test can
 //     hold files from one worker and open them from another.
@@ -11,7 +11,7 @@
 // {id, ok: false, error: {name, message, code}}.
 
 import createVfsSuiteModule from '/test-build/vfs_suite.mjs';
-import * as api from '/hiroba/storage-opfs.js';
+import * as api from '/hiroba/js-glue/storage-opfs.js';
 import { VFS_TESTS, runVfsTest } from '/shared/vfs-suite.js';
 import { PRIMITIVE_CASES } from './opfs-primitives.js';
 
