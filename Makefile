@@ -7,7 +7,8 @@
 #                   checksummed third-party C sources (deps/, git-ignored)
 #   make native     the same C built natively: build/native/libhiroba.a, and
 #                   the C test binaries under AddressSanitizer + UBSan
-#   make test       setup, build, then every suite: native C tests, the fuzz
+#   make test       setup, build, then every suite: the typed examples
+#                   (tsc, tests/types), native C tests, the fuzz
 #                   seeds and regressions, node --test, browser tests
 #                   (tests/e2e, headless Chromium)
 #   make demo       setup, build, serve the demo on http://127.0.0.1:8080
@@ -104,7 +105,7 @@ WASM_LDFLAGS := -sMODULARIZE -sEXPORT_ES6 -sEXPORT_NAME=createHirobaModule \
   -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8 \
   --js-library js-glue/storage-library.js
 
-.PHONY: all wasm native test test-native test-node test-e2e setup demo clean distclean check-emcc
+.PHONY: all wasm native test test-types test-native test-node test-e2e setup demo clean distclean check-emcc
 .DELETE_ON_ERROR:
 
 all: wasm
@@ -227,8 +228,15 @@ test-node: wasm $(WASM_TESTS) node_modules/.stamp
 test-e2e: wasm $(WASM_TESTS) node_modules/.stamp
 	$(NODE) --test --test-concurrency=1 tests/e2e/
 
+# The typed usage examples (tests/types) against types/, resolved through
+# the package's own exports: as a bundler sees them, and as Node does.
+test-types: node_modules/.stamp
+	node_modules/.bin/tsc -p tests/types
+	node_modules/.bin/tsc -p tests/types/tsconfig.node.json
+
 test: setup
 	$(MAKE) -j2 wasm native $(WASM_TESTS)
+	$(MAKE) test-types
 	$(MAKE) test-native
 	$(MAKE) test-fuzz-replay
 	$(MAKE) test-node

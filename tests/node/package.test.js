@@ -51,8 +51,7 @@ test('the package ships each file once, and no test build, test or source', () =
   for (const f of ['package.json', 'README.md', 'docs/DESIGN.md']) assert.ok(shipped.has(f), f);
 });
 
-// Every file an "exports" condition or "bin" names. The declarations in
-// types/ are checked once the repository has them.
+// Every file an "exports" condition or "bin" names.
 function targets(value) {
   if (typeof value === 'string') return [value];
   return Object.values(value).flatMap(targets);
@@ -61,16 +60,19 @@ function targets(value) {
 test('every entry and bin is a shipped file', () => {
   const named = [...targets(pkg.exports), pkg.types, ...Object.values(pkg.bin)].map((p) => posix.normalize(p));
   for (const path of named) {
-    if (path.startsWith('types/') && !existsSync(`${ROOT}types`)) continue;
     assert.ok(shipped.has(path), `${path} is named in package.json but not shipped`);
   }
-  // Conditions are read in order: types first, browser before node.
-  for (const [entry, conditions] of Object.entries(pkg.exports)) {
-    if (typeof conditions === 'string') continue;
+  // Conditions are read in order, at every level: types first (each
+  // runtime gets its own declarations: browser, node), default last.
+  const checkOrder = (entry, conditions) => {
+    if (typeof conditions === 'string') return;
     const keys = Object.keys(conditions);
-    assert.equal(keys[0], 'types', `${entry}: "types" comes first`);
+    if (keys.includes('types')) assert.equal(keys[0], 'types', `${entry}: "types" comes first`);
+    else for (const value of Object.values(conditions)) assert.equal(typeof value, 'object', `${entry}: every condition names its types`);
     if (keys.includes('default')) assert.equal(keys.at(-1), 'default', `${entry}: "default" comes last`);
-  }
+    for (const value of Object.values(conditions)) checkOrder(entry, value);
+  };
+  for (const [entry, conditions] of Object.entries(pkg.exports)) checkOrder(entry, conditions);
 });
 
 // The module specifiers a file's code refers to: static and dynamic
