@@ -97,6 +97,7 @@ EXPORTS := hiroba_open hiroba_close hiroba_identity hiroba_post hiroba__post_ex 
   hiroba_constants hiroba__integrity_check hiroba__neg_open hiroba__neg_frame_limit \
   hiroba__neg_test_session hiroba__merge_batch hiroba__conn_close hiroba__conn_neg_open \
   hiroba__set_policy hiroba__state_get hiroba__state_set hiroba__adopt_key malloc free
+EXPORTS += hiroba__secret_key
 comma := ,
 empty :=
 space := $(empty) $(empty)
@@ -174,6 +175,22 @@ $(B)/hiroba/hiroba.mjs: $(B)/wasm/libhiroba.a js-glue/storage-library.js | check
 # The browser package is build/hiroba/: glue modules sit beside the loader
 # so they import it as ./hiroba.mjs, and one folder can be served as is.
 $(B)/hiroba/%.js: js-glue/%.js
+	@mkdir -p $(@D)
+	cp $< $@
+
+# NIP-49 (js-glue/nip49.js) runs in the worker on two npm packages. The
+# browser has no node_modules: the modules it uses are copied beside the
+# package (build/hiroba/noble/, from the installed, pinned versions) and
+# its bare imports are pointed there (with their MIT licenses). Loaded
+# only when a key is exported or an ncryptsec opened.
+NOBLE_JS := hashes/scrypt hashes/pbkdf2 hashes/hmac hashes/sha2 hashes/_md hashes/_u64 \
+  hashes/utils ciphers/chacha ciphers/_arx ciphers/_poly1305 ciphers/utils
+wasm: $(B)/hiroba/nip49.js $(patsubst %,$(B)/hiroba/noble/%.js,$(NOBLE_JS)) \
+  $(B)/hiroba/noble/hashes/LICENSE $(B)/hiroba/noble/ciphers/LICENSE
+$(B)/hiroba/nip49.js: js-glue/nip49.js
+	@mkdir -p $(@D)
+	sed -e "s#from '@noble/#from './noble/#" $< > $@
+$(B)/hiroba/noble/%: node_modules/@noble/%
 	@mkdir -p $(@D)
 	cp $< $@
 

@@ -177,6 +177,21 @@ export class Engine {
     if (rc < 0) throw this._error('adoptKey');
   }
 
+  // The identity's secret key as 64 hex, for feed.exportKey. The engine's
+  // copy is zeroed before it is freed, so the key is not left lying in
+  // the wasm heap.
+  secretKey(db) {
+    const m = this.m;
+    const out = m._hiroba__secret_key(db);
+    if (!out) throw this._error('exportKey');
+    try {
+      return m.UTF8ToString(out);
+    } finally {
+      m.HEAPU8.fill(0, out, out + 64);
+      m._hiroba_free(out);
+    }
+  }
+
   // The sync driver's key-value store: -> the value's JSON text, "null"
   // when the key has none.
   stateGet(db, key) { return this._call('stateGet', this.m._hiroba__state_get, db, key); }

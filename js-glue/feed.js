@@ -4,15 +4,19 @@
 // calls -- identity(), post(draftJson) -> { json, isNew }, sign(draftJson),
 // merge(frame),
 // query(filterJson), count(filterJson), stateGet(key), stateSet(key, valueJson),
-// negOpen(sub, filterJson), integrityCheck(), close(), all JSON text -- which is the engine itself in Node (node.js) and a worker RPC
+// negOpen(sub, filterJson), integrityCheck(), exportKey(options), close(),
+// all JSON text -- which is the engine itself in Node (node.js) and a worker RPC
 // in browsers. Everything above that line (follow lists, profiles,
 // timelines, events) lives here once.
 
 import { Emitter } from './emitter.js';
 import { matchFilter } from './filter.js';
-import { pubkeyHex } from './nip19.js';
+import { decodeNcryptsec, pubkeyHex, secretKeyHex } from './nip19.js';
 
 const PROFILE_FIELDS = ['name', 'about', 'picture'];
+// The largest scrypt cost exportKey takes (nip49.js MAX_LOG_N: 1 GiB).
+// Checked here so that a bad one is a TypeError on the page too.
+const MAX_LOG_N = 20;
 
 // The storage policy (README "Storage policy"): what a feed keeps from
 // peers. "follows" keeps the user's own events, those of the authors they
@@ -29,6 +33,21 @@ export function resolvePolicy(policy = {}) {
   if (out.store !== 'follows' && out.store !== 'all') throw new TypeError('openFeed: policy.store is "follows" or "all"');
   if (!Number.isSafeInteger(out.maxBytes) || out.maxBytes < 0) throw new TypeError('openFeed: policy.maxBytes is a whole number of bytes (0: no budget)');
   return { store: out.store, maxBytes: out.maxBytes };
+}
+
+// openFeed's key options, checked: secretKey as 64 hex, an nsec, 32 bytes
+// or an ncryptsec (NIP-49) with its passphrase. -> { keyHex, ncryptsec },
+// null when not given: the caller decrypts an ncryptsec (nip49.js; in the
+// worker, in browsers) before anything is opened, so that a wrong
+// passphrase creates nothing.
+export function resolveKeyOptions({ secretKey, passphrase }) {
+  if (typeof secretKey === 'string' && /^ncryptsec1/i.test(secretKey)) {
+    if (!decodeNcryptsec(secretKey)) throw new TypeError('secretKey is not a valid ncryptsec (NIP-49, version 2)');
+    if (typeof passphrase !== 'string') throw new TypeError('secretKey is an ncryptsec: pass its { passphrase } too');
+    return { keyHex: null, ncryptsec: secretKey };
+  }
+  if (passphrase !== undefined) throw new TypeError('openFeed: a passphrase goes with an ncryptsec secretKey');
+  return { keyHex: secretKey === undefined ? null : secretKeyHex(secretKey), ncryptsec: null };
 }
 
 // The engine checks a state key's bytes; what it cannot see is a key that
@@ -201,6 +220,22 @@ export class Feed extends Emitter {
   async negOpen(sub, filter, conn = 0) {
     this._check();
     return JSON.parse(await this._backend.negOpen(sub, JSON.stringify(filter), conn));
+  }
+
+  // The identity's secret key, to take to another client: an ncryptsec
+  // (NIP-49) sealed with `passphrase`, whose scrypt costs 2^logN (16: 64
+  // MiB and about a second; in browsers it runs in the worker), or the
+  // bare nsec, only when asked for in so many words: { nsec: true }.
+  async exportKey({ passphrase, logN = 16, nsec } = {}) {
+    this._check();
+    if (nsec === true) {
+      if (passphrase !== undefined) throw new TypeError('exportKey: { passphrase } for an ncryptsec or { nsec: true } for the bare key, not both');
+    } else if (typeof passphrase !== 'string' || !passphrase) {
+      throw new TypeError('exportKey: pass { passphrase } (a non-empty string) for an ncryptsec, or { nsec: true } for the bare key');
+    } else if (!Number.isInteger(logN) || logN < 1 || logN > MAX_LOG_N) {
+      throw new TypeError(`exportKey: logN is an integer from 1 to ${MAX_LOG_N}`);
+    }
+    return this._backend.exportKey(nsec === true ? { nsec: true } : { passphrase, logN });
   }
 
   // { ok, result } of SQLite's PRAGMA integrity_check on the database.

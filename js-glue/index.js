@@ -11,7 +11,7 @@
 // when it goes away (see worker.js).
 
 import { HirobaError } from './engine.js';
-import { Feed, resolvePolicy } from './feed.js';
+import { Feed, resolveKeyOptions, resolvePolicy } from './feed.js';
 import { secretKeyHex } from './nip19.js';
 
 export { Feed } from './feed.js';
@@ -80,17 +80,23 @@ class WorkerClient {
   call(op, params) { return this.request('call', { op, params }); }
 }
 
-// secretKey: a key the user already has (64 hex, nsec, or 32 bytes),
-// adopted by a database this open creates and checked against the
-// identity of an existing one (a different key is refused).
-export async function openFeed({ name = 'default', policy, allowEmpty = false, secretKey } = {}) {
-  const keyHex = secretKey === undefined ? null : secretKeyHex(secretKey);
+// secretKey: a key the user already has (64 hex, nsec, 32 bytes, or an
+// ncryptsec with its passphrase), adopted by a database this open creates
+// and checked against the identity of an existing one (a different key is
+// refused).
+export async function openFeed({ name = 'default', policy, allowEmpty = false, secretKey, passphrase } = {}) {
+  const keys = resolveKeyOptions({ secretKey, passphrase });
   const lacking = unsupported();
   if (lacking) throw new HirobaError(-1, `hiroba: this browser lacks ${lacking}`, 'open');
   const policyJson = JSON.stringify(resolvePolicy(policy));
   const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: `hiroba:${name}` });
   const client = new WorkerClient(worker);
   try {
+    // scrypt runs in the worker, and before the database is opened: a
+    // wrong passphrase creates nothing.
+    const keyHex = keys.ncryptsec
+      ? secretKeyHex(await client.request('decryptKey', { ncryptsec: keys.ncryptsec, passphrase }))
+      : keys.keyHex;
     await client.request('open', { name, policy: policyJson, allowEmpty });
     if (keyHex) await client.call('adoptKey', keyHex);
   } catch (err) {
@@ -110,6 +116,7 @@ export async function openFeed({ name = 'default', policy, allowEmpty = false, s
     stateSet: (key, value) => client.call('stateSet', [key, value]),
     negOpen: (sub, filter, conn) => client.call('negOpen', [sub, filter, conn]),
     integrityCheck: () => client.call('integrityCheck'),
+    exportKey: (options) => client.call('exportKey', options),
     close: async () => {
       try { await client.call('close'); } finally { worker.terminate(); }
     },

@@ -11,9 +11,10 @@ import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
 
 import createHirobaModule from '../build/hiroba/hiroba.mjs';
 import { Engine, HirobaError } from './engine.js';
-import { Feed, resolvePolicy } from './feed.js';
+import { Feed, resolveKeyOptions, resolvePolicy } from './feed.js';
 import { createNodeStorage } from './storage-node.js';
 import { secretKeyHex } from './nip19.js';
+import { decryptKey, exportSecretKey } from './nip49.js';
 
 export { Feed } from './feed.js';
 // Node has no WebRTC or WebSocket of its own: pass { RTCPeerConnection,
@@ -79,9 +80,10 @@ function createWithIdentity(engine, path) {
   }
 }
 
-export async function openFeed({ path, policy, allowEmpty = false, secretKey } = {}) {
+export async function openFeed({ path, policy, allowEmpty = false, secretKey, passphrase } = {}) {
   if (typeof path !== 'string' || !path) throw new TypeError('openFeed({ path }): path is required');
-  const keyHex = secretKey === undefined ? null : secretKeyHex(secretKey);
+  const keys = resolveKeyOptions({ secretKey, passphrase });
+  const keyHex = keys.ncryptsec ? secretKeyHex(decryptKey(keys.ncryptsec, passphrase)) : keys.keyHex;
   const policyJson = JSON.stringify(resolvePolicy(policy));
   const engine = new Engine(await instantiate());
   // A database file that exists but holds nothing lost its identity
@@ -131,6 +133,7 @@ export async function openFeed({ path, policy, allowEmpty = false, secretKey } =
     stateSet: async (key, value) => engine.stateSet(db, key, value),
     negOpen: async (sub, filter, conn) => engine.negOpen(db, sub, filter, conn),
     integrityCheck: async () => engine.integrityCheck(db),
+    exportKey: async (options) => exportSecretKey(engine.secretKey(db), options),
     close: async () => {
       if (!closed) { closed = true; engine.close(db); }
     },

@@ -17,6 +17,7 @@
 // Worker1 shape:
 //   in:  {type: 'open', messageId, args: {name}}
 //        {type: 'call', messageId, args: {op, params}}
+//        {type: 'decryptKey', messageId, args: {ncryptsec, passphrase}}
 //   out: {type: 'open' | 'call', messageId, result}
 //        {type: 'error', messageId, result: {operation, code, message}}
 //        {type: 'event', result: event}     every newly stored event
@@ -88,6 +89,7 @@ function execute(op, params) {
     case 'connClose': return engine.connClose(db, params);
     case 'negOpen': return engine.negOpen(db, params[0], params[1], params[2]);
     case 'integrityCheck': return engine.integrityCheck(db);
+    case 'secretKey': return engine.secretKey(db); // for exportKey, never asked by a page
     default: throw Object.assign(new Error(`unknown operation ${op}`), { code: -1 });
   }
 }
@@ -247,6 +249,15 @@ function call(op, params) {
   });
 }
 
+// feed.exportKey: the owner reads the key; this worker seals it, so that
+// scrypt (slow by design) holds up neither the page nor, when another
+// tab's worker owns the database, that tab. nip49.js (and the scrypt it
+// brings) is loaded only for this.
+async function exportKey(options) {
+  const [hex, { exportSecretKey }] = await Promise.all([call('secretKey'), import('./nip49.js')]);
+  return exportSecretKey(hex, options);
+}
+
 async function open(args) {
   name = args.name;
   policy = typeof args.policy === 'string' ? args.policy : null;
@@ -301,6 +312,11 @@ self_.onmessage = async ({ data }) => {
       result = await open(args);
     } else if (type === 'call' && args?.op === 'close') {
       result = close();
+    } else if (type === 'call' && args?.op === 'exportKey') {
+      result = await exportKey(args.params);
+    } else if (type === 'decryptKey') {
+      // openFeed({ secretKey: ncryptsec, passphrase }), before 'open'.
+      result = (await import('./nip49.js')).decryptKey(args?.ncryptsec, args?.passphrase);
     } else if (type === 'call' && OPS.has(args?.op)) {
       result = await call(args.op, args.params);
     } else {

@@ -669,6 +669,33 @@ int hiroba__adopt_key(int db, const char *seckey_hex, int fresh) {
   return rc;
 }
 
+/* Export-only shim (not in hiroba.h): the local identity's secret key as
+** 64 lowercase hex, for feed.exportKey (which encrypts it, NIP-49, or
+** encodes it as an nsec when asked). The caller owns the returned string:
+** it should overwrite it with zeros, then release it with hiroba_free.
+** Written into one allocation of its final size, so no copy of the key is
+** left behind in memory this function freed. NULL on failure. */
+char *hiroba__secret_key(int db);
+
+char *hiroba__secret_key(int db) {
+  store *s = get_store(db);
+  if (!s) return NULL;
+  unsigned char sk[32];
+  int rc = store_get_secret(s, sk);
+  char *z = NULL;
+  if (rc) {
+    fail(rc < 0 ? rc : HIROBA_ECORRUPT, "cannot read the secret key: %s",
+         rc < 0 ? store_errmsg(s) : "the database has no identity");
+  } else if (!(z = malloc(65))) {
+    fail(HIROBA_ENOMEM, "out of memory");
+  } else {
+    hex_encode(sk, 32, z);
+    ok();
+  }
+  memset(sk, 0, sizeof sk);
+  return z;
+}
+
 const char *hiroba_constants(void) {
 #define C(name) "\"" #name "\":" "%d"
   static char z[512];

@@ -5,6 +5,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { finalizeEvent, generateSecretKey, getPublicKey, verifyEvent } from 'nostr-tools/pure';
+import { nip19 } from 'nostr-tools';
+import * as nip49 from 'nostr-tools/nip49';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import { startServer, launchProfile, watchErrors } from './harness.js';
 
 let server;
@@ -192,6 +195,45 @@ test('openFeed({ secretKey }) in the browser: a nostr-tools key adopted, reopene
   assert.equal(out.again, out.pubkey);
   assert.equal(verifyEvent(out.post), true);
   assert.match(out.refused, /another identity/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('exportKey in the browser: scrypt in the worker, an ncryptsec nostr-tools opens; an ncryptsec opens a feed', async () => {
+  const sk = generateSecretKey();
+  const hex = bytesToHex(sk);
+  const sealedByNostrTools = nip49.encrypt(sk, 'tools', 10);
+  const { page, errors } = await openPage();
+  const out = await page.evaluate(async ({ hex, sealedByNostrTools }) => {
+    const a = await window.hiroba.openFeed({ name: 'export', secretKey: hex });
+    const sealed = await a.exportKey({ passphrase: 'in the worker' });
+    // A second feed of the name works through the owner's worker.
+    const b = await window.hiroba.openFeed({ name: 'export' });
+    const fromFollower = await b.exportKey({ passphrase: 'follower', logN: 10 });
+    const nsec = await b.exportKey({ nsec: true });
+    let typeError = null;
+    try { await a.exportKey({}); } catch (e) { typeError = e instanceof TypeError; }
+    await b.close();
+    await a.close();
+    // A wrong passphrase creates nothing: the right one then adopts the
+    // key on a new database (an identity made meanwhile would refuse it).
+    let wrong = null;
+    try { await window.hiroba.openFeed({ name: 'sealed', secretKey: sealedByNostrTools, passphrase: 'nope' }); } catch (e) { wrong = [e.code, e.message]; }
+    const c = await window.hiroba.openFeed({ name: 'sealed', secretKey: sealedByNostrTools, passphrase: 'tools' });
+    const pubkey = (await c.identity()).pubkey;
+    await c.close();
+    // The page itself never loaded scrypt.
+    const pageLoaded = performance.getEntriesByType('resource').map((r) => r.name).filter((n) => /nip49|noble/.test(n));
+    return { sealed, fromFollower, nsec, typeError, wrong, pubkey, pageLoaded };
+  }, { hex, sealedByNostrTools });
+  assert.equal(bytesToHex(nip49.decrypt(out.sealed, 'in the worker')), hex);
+  assert.equal(bytesToHex(nip49.decrypt(out.fromFollower, 'follower')), hex);
+  assert.equal(out.nsec, nip19.nsecEncode(sk));
+  assert.equal(out.typeError, true);
+  assert.equal(out.wrong[0], -1);
+  assert.match(out.wrong[1], /wrong passphrase/);
+  assert.equal(out.pubkey, getPublicKey(sk));
+  assert.deepEqual(out.pageLoaded, []);
   assert.deepEqual(errors, []);
   await page.close();
 });

@@ -407,6 +407,41 @@ static void test_state(void) {
   CHECK(hiroba_close(db) == 0);
 }
 
+/* The key shims of openFeed({ secretKey }) and feed.exportKey. */
+int hiroba__adopt_key(int db, const char *seckey_hex, int fresh);
+char *hiroba__secret_key(int db);
+
+static void test_keys(void) {
+  static const char zSk[] = "4242424242424242424242424242424242424242424242424242424242424242";
+  static const char zOther[] = "0101010101010101010101010101010101010101010101010101010101010101";
+  int db = hiroba_open(path("keys.db"));
+  CHECK(db > 0);
+  /* A new database's own random key is there to export. */
+  char *z = hiroba__secret_key(db);
+  CHECK(z && strlen(z) == 64 && strcmp(z, zSk) != 0);
+  hiroba_free(z);
+  CHECK(hiroba__adopt_key(db, zSk, 1) == 0);
+  z = hiroba__secret_key(db);
+  CHECK(z && strcmp(z, zSk) == 0);
+  hiroba_free(z);
+  /* The same key again is fine anywhere; another only on a fresh,
+  ** empty database; bad keys are codes. */
+  CHECK(hiroba__adopt_key(db, zSk, 0) == 0);
+  CHECK(hiroba__adopt_key(db, zOther, 0) == HIROBA_EINVAL && contains(hiroba_errmsg(), "another identity"));
+  CHECK(hiroba__adopt_key(db, "abc", 1) == HIROBA_EINVAL);
+  CHECK(hiroba__adopt_key(db, NULL, 1) == HIROBA_EINVAL);
+  CHECK(hiroba__adopt_key(db, "0000000000000000000000000000000000000000000000000000000000000000", 1) == HIROBA_EINVAL);
+  CHECK(hiroba__secret_key(99) == NULL && hiroba_errcode() == HIROBA_EHANDLE);
+  hiroba_close(db);
+  /* The key survives a reopen. */
+  db = hiroba_open(path("keys.db"));
+  z = hiroba__secret_key(db);
+  CHECK(z && strcmp(z, zSk) == 0);
+  hiroba_free(z);
+  hiroba_close(db);
+  remove_db("keys.db");
+}
+
 int main(void) {
   CHECK(mkdtemp(zDir) != NULL);
 
@@ -613,6 +648,7 @@ int main(void) {
   test_count();
   test_count_plan();
   test_state();
+  test_keys();
   rmdir(zDir);
   return check_report("test_engine");
 }
