@@ -97,7 +97,7 @@ EXPORTS := hiroba_open hiroba_close hiroba_identity hiroba_post hiroba__post_ex 
   hiroba_constants hiroba__integrity_check hiroba__neg_open hiroba__neg_frame_limit \
   hiroba__neg_test_session hiroba__merge_batch hiroba__conn_close hiroba__conn_neg_open \
   hiroba__set_policy hiroba__state_get hiroba__state_set hiroba__adopt_key malloc free
-EXPORTS += hiroba__secret_key
+EXPORTS += hiroba__secret_key hiroba__adopt_pubkey hiroba__prepare hiroba__post_signed
 comma := ,
 empty :=
 space := $(empty) $(empty)

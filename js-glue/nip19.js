@@ -83,6 +83,27 @@ export function pubkeyHex(value, what = 'pubkey') {
   throw new TypeError(`${what} must be 64 lowercase hex characters or an npub`);
 }
 
+// secp256k1's field prime.
+const P = 2n ** 256n - 2n ** 32n - 977n;
+
+function powMod(base, exp, mod) {
+  let result = 1n;
+  for (let b = base % mod, e = exp; e > 0n; e >>= 1n, b = (b * b) % mod) {
+    if (e & 1n) result = (result * b) % mod;
+  }
+  return result;
+}
+
+// Whether 64 hex is an x-only public key (BIP-340): x < p, and x^3 + 7 a
+// square mod p (Euler's criterion), so that a curve point has this x.
+// Checked before a signer's key is given to a new database, which would
+// otherwise be left with an identity nobody can sign for.
+export function isPubkey(hex) {
+  if (typeof hex !== 'string' || !HEX64.test(hex)) return false;
+  const x = BigInt(`0x${hex}`);
+  return x < P && powMod((x * x * x + 7n) % P, (P - 1n) / 2n, P) === 1n;
+}
+
 // secp256k1's group order: a secret key is 1 .. ORDER-1 (as equal-length
 // lowercase hex, string order is numeric order).
 const ORDER = 'fffffffffffffffffffffffffffffffebaaedce6af48a03bbfd25e8cd0364141';

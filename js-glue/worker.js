@@ -35,7 +35,7 @@ const HIROBA_EIO = -3;    // hiroba.h
 const HIROBA_EBUSY = -6;
 
 const OPS = new Set(['identity', 'post', 'sign', 'merge', 'mergeBatch', 'connClose', 'query', 'count', 'stateGet', 'stateSet', 'adoptKey',
-  'negOpen', 'integrityCheck']);
+  'negOpen', 'integrityCheck', 'adoptPubkey', 'prepare', 'postSigned', 'verify']);
 // How long a new owner keeps trying for the OPFS handles after it gets
 // the lock: the old holder's handles are released 15-22 ms after it dies.
 const HANDLE_RETRY_MS = 3000;
@@ -84,6 +84,15 @@ function execute(op, params) {
       fresh = false;
       return engine.adoptKey(db, params, first) ?? null;
     }
+    case 'adoptPubkey': {
+      // A signer's public key, by adoptKey's rule.
+      const first = fresh;
+      fresh = false;
+      return engine.adoptPubkey(db, params, first) ?? null;
+    }
+    case 'prepare': return engine.prepare(db, params);
+    case 'postSigned': return engine.postSigned(db, params);
+    case 'verify': return engine.verify(params) ?? null;
     case 'stateSet': return engine.stateSet(db, params[0], params[1]) ?? null;
     case 'mergeBatch': return engine.mergeBatch(db, params[0], params[1], params[2]);
     case 'connClose': return engine.connClose(db, params);
@@ -105,7 +114,7 @@ function announce(events) {
 // execute() plus the events it stored.
 function executeAndAnnounce(op, params) {
   const result = execute(op, params);
-  if (op === 'post' && result.isNew) {
+  if ((op === 'post' || op === 'postSigned') && result.isNew) {
     announce([JSON.parse(result.json)]);
   } else if (op === 'merge' || op === 'mergeBatch') {
     const parsed = JSON.parse(result);

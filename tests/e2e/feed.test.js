@@ -238,6 +238,67 @@ test('exportKey in the browser: scrypt in the worker, an ncryptsec nostr-tools o
   await page.close();
 });
 
+test('openFeed({ name, signer }) in the browser: a page signer (signing in Node) posts; the post survives a reload; no signer, no post', async () => {
+  const sk = generateSecretKey();
+  const { page, errors } = await openPage();
+  // The page's window.nostr-like signer calls into Node, where nostr-tools
+  // holds the key: the secret never reaches the browser at all.
+  const signed = [];
+  await page.exposeFunction('nodeGetPublicKey', () => getPublicKey(sk));
+  await page.exposeFunction('nodeSignEvent', (template) => {
+    const event = JSON.parse(JSON.stringify(finalizeEvent(template, sk)));
+    signed.push(event);
+    return event;
+  });
+  const makeSigner = () => ({ getPublicKey: () => window.nodeGetPublicKey(), signEvent: (e) => window.nodeSignEvent(e) });
+  const first = await page.evaluate(async (makeSignerText) => {
+    const signer = (0, eval)(makeSignerText)();
+    const feed = await window.hiroba.openFeed({ name: 'signed', signer });
+    const { pubkey } = await feed.identity();
+    const seen = [];
+    feed.on('event', (e) => seen.push(e.id));
+    const post = await feed.post('signed in Node, stored in OPFS');
+    const follow = await feed.follow('79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798');
+    let exportRefused = null;
+    try { await feed.exportKey({ nsec: true }); } catch (e) { exportRefused = e.code; }
+    await new Promise((r) => setTimeout(r, 50));
+    await feed.close();
+    return { pubkey, post, follow, seen, exportRefused };
+  }, makeSigner.toString());
+  assert.equal(first.pubkey, getPublicKey(sk));
+  assert.equal(verifyEvent(structuredClone(first.post)), true);
+  assert.equal(first.post.pubkey, getPublicKey(sk));
+  assert.deepEqual(signed.map((e) => e.id), [first.post.id, first.follow.id]);
+  assert.deepEqual(first.seen, [first.post.id, first.follow.id], 'each announced once, through the worker');
+  assert.equal(first.exportRefused, -11);
+
+  await page.reload();
+  await page.evaluate(async () => { window.hiroba = await import('/hiroba/index.js'); });
+  const second = await page.evaluate(async ({ id, makeSignerText }) => {
+    const plain = await window.hiroba.openFeed({ name: 'signed' });
+    const { pubkey } = await plain.identity();
+    const events = await plain.query({ ids: [id] });
+    let refused = null;
+    try { await plain.post('no signer here'); } catch (e) { refused = [e.code, e.message]; }
+    await plain.close();
+    let other = null;
+    const stranger = { getPublicKey: () => '79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798', signEvent: () => null };
+    try { await window.hiroba.openFeed({ name: 'signed', signer: stranger }); } catch (e) { other = e.message; }
+    const again = await window.hiroba.openFeed({ name: 'signed', signer: (0, eval)(makeSignerText)() });
+    const later = await again.post('and again');
+    await again.close();
+    return { pubkey, events, refused, other, later };
+  }, { id: first.post.id, makeSignerText: makeSigner.toString() });
+  assert.equal(second.pubkey, getPublicKey(sk));
+  assert.deepEqual(second.events, [first.post]);
+  assert.equal(second.refused[0], -11);
+  assert.match(second.refused[1], /signer/);
+  assert.match(second.other, /another identity/);
+  assert.equal(verifyEvent(structuredClone(second.later)), true);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
 test('bad names and bad input are clear errors, and the worker keeps serving', async () => {
   const { page } = await openPage();
   const out = await page.evaluate(async () => {
