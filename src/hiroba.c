@@ -876,7 +876,9 @@ char *hiroba__secret_key(int db) {
   const char *zWhy = NULL;
   int rc = read_keys(s, sk, pk, &zWhy);
   char *z = NULL;
-  if (rc) {
+  if (rc == HIROBA_ENOKEY) {
+    fail(rc, "the identity's secret key is not in this database: its signer holds it");
+  } else if (rc) {
     fail(rc, "cannot read the secret key: %s", zWhy ? zWhy : store_errmsg(s));
   } else if (!(z = malloc(65))) {
     fail(HIROBA_ENOMEM, "out of memory");
