@@ -98,16 +98,39 @@ export class Engine {
 
   // -> { json, isNew }: isNew is false when the same draft was already
   // stored (posted twice within a second); json is the stored event.
-  post(db, draftJson) {
+  post(db, draftJson) { return this._store('post', this.m._hiroba__post_ex, db, draftJson); }
+
+  // A signer's event (made from prepare()'s) checked and stored as post()
+  // stores: -> { json, isNew } the same way.
+  postSigned(db, eventJson) { return this._store('post', this.m._hiroba__post_signed, db, eventJson); }
+
+  _store(operation, fn, db, text) {
     const m = this.m;
     const pIsNew = m._malloc(4);
     if (!pIsNew) throw new HirobaError(this.codes.HIROBA_ENOMEM, 'out of memory', 'alloc');
     try {
-      const json = this._call('post', (d, p) => m._hiroba__post_ex(d, p, pIsNew), db, draftJson);
+      const json = this._call(operation, (d, p) => fn(d, p, pIsNew), db, text);
       return { json, isNew: m.HEAP32[pIsNew >> 2] !== 0 };
     } finally {
       m._free(pIsNew);
     }
+  }
+
+  // The unsigned event a signer is to sign for a draft (pubkey and
+  // created_at chosen as post() would); -> JSON text.
+  prepare(db, draftJson) { return this._call('prepare', this.m._hiroba__prepare, db, draftJson); }
+
+  // Checks an event's id and signature as merge would, storing nothing;
+  // throws a HirobaError with the reason when it is not valid.
+  verify(eventJson) {
+    const p = this._in(eventJson);
+    let rc;
+    try {
+      rc = this.m._hiroba__verify(p);
+    } finally {
+      this.m._free(p);
+    }
+    if (rc < 0) throw this._error('verify');
   }
   // Frames go in with their length (hiroba__merge_n), so a NUL byte from a
   // peer is seen and rejected rather than cutting the frame short.
@@ -166,15 +189,36 @@ export class Engine {
   // Makes a secret key (64 hex) the database's identity: the same key is
   // fine anywhere; another only on a database this open created (fresh)
   // with no event yet.
-  adoptKey(db, seckeyHex, fresh) {
-    const p = this._in(seckeyHex);
+  adoptKey(db, seckeyHex, fresh) { this._adopt('adoptKey', this.m._hiroba__adopt_key, db, seckeyHex, fresh); }
+
+  // Makes a public key (64 hex) the identity without a secret, for a
+  // signer, by adoptKey's rules; the same key with its secret stays as is.
+  adoptPubkey(db, pubkeyHex, fresh) { this._adopt('adoptPubkey', this.m._hiroba__adopt_pubkey, db, pubkeyHex, fresh); }
+
+  _adopt(operation, fn, db, hex, fresh) {
+    const p = this._in(hex);
     let rc;
     try {
-      rc = this.m._hiroba__adopt_key(db, p, fresh ? 1 : 0);
+      rc = fn(db, p, fresh ? 1 : 0);
     } finally {
       this.m._free(p);
     }
-    if (rc < 0) throw this._error('adoptKey');
+    if (rc < 0) throw this._error(operation);
+  }
+
+  // The identity's secret key as 64 hex, for feed.exportKey. The engine's
+  // copy is zeroed before it is freed, so the key is not left lying in
+  // the wasm heap.
+  secretKey(db) {
+    const m = this.m;
+    const out = m._hiroba__secret_key(db);
+    if (!out) throw this._error('exportKey');
+    try {
+      return m.UTF8ToString(out);
+    } finally {
+      m.HEAPU8.fill(0, out, out + 64);
+      m._hiroba_free(out);
+    }
   }
 
   // The sync driver's key-value store: -> the value's JSON text, "null"

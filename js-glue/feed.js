@@ -2,17 +2,32 @@
 //
 // A Feed talks to an engine through a small backend of promise-returning
 // calls -- identity(), post(draftJson) -> { json, isNew }, sign(draftJson),
-// merge(frame),
+// prepare(draftJson), postSigned(eventJson) -> { json, isNew },
+// verify(eventJson), merge(frame),
 // query(filterJson), count(filterJson), stateGet(key), stateSet(key, valueJson),
-// negOpen(sub, filterJson), integrityCheck(), close(), all JSON text -- which is the engine itself in Node (node.js) and a worker RPC
+// negOpen(sub, filterJson), integrityCheck(), exportKey(options), close(),
+// all JSON text -- which is the engine itself in Node (node.js) and a worker RPC
 // in browsers. Everything above that line (follow lists, profiles,
 // timelines, events) lives here once.
 
 import { Emitter } from './emitter.js';
+import { HirobaError } from './engine.js';
 import { matchFilter } from './filter.js';
-import { pubkeyHex } from './nip19.js';
+import { decodeNcryptsec, isPubkey, pubkeyHex, secretKeyHex } from './nip19.js';
 
 const PROFILE_FIELDS = ['name', 'about', 'picture'];
+// The largest scrypt cost exportKey takes (nip49.js MAX_LOG_N: 1 GiB).
+// Checked here so that a bad one is a TypeError on the page too.
+const MAX_LOG_N = 20;
+// hiroba.h codes the feed raises itself, about a signer.
+const HIROBA_ECRYPTO = -8;     // the signer failed or declined
+const HIROBA_EREJECTED = -9;   // what the signer returned is refused
+const HIROBA_ENOKEY = -11;     // the secret key is the signer's
+// How far (seconds) a signer's created_at may stray from the one it was
+// asked to sign: some stamp their own clock. A replaceable kind's may not
+// be earlier, so that the update still sorts after the version it replaces.
+const SIGNER_CLOCK_SLACK = 60;
+const isReplaceable = (kind) => kind === 0 || kind === 3 || (kind >= 10000 && kind < 20000);
 
 // The storage policy (README "Storage policy"): what a feed keeps from
 // peers. "follows" keeps the user's own events, those of the authors they
@@ -31,6 +46,88 @@ export function resolvePolicy(policy = {}) {
   return { store: out.store, maxBytes: out.maxBytes };
 }
 
+// openFeed's key options, checked: secretKey as 64 hex, an nsec, 32 bytes
+// or an ncryptsec (NIP-49) with its passphrase; or a signer (NIP-07, such
+// as window.nostr: getPublicKey() and signEvent(event), either may be
+// async), whose secret never enters Hiroba. -> { keyHex, ncryptsec,
+// signer }, null when not given: the caller decrypts an ncryptsec
+// (nip49.js; in the worker, in browsers) before anything is opened, so
+// that a wrong passphrase creates nothing.
+export function resolveKeyOptions({ secretKey, passphrase, signer }) {
+  if (signer !== undefined) {
+    if (secretKey !== undefined) throw new TypeError('openFeed: secretKey or signer, not both');
+    if (typeof signer?.getPublicKey !== 'function' || typeof signer?.signEvent !== 'function') {
+      throw new TypeError('openFeed: a signer has getPublicKey() and signEvent(event) (NIP-07, e.g. window.nostr)');
+    }
+  }
+  if (typeof secretKey === 'string' && /^ncryptsec1/i.test(secretKey)) {
+    if (!decodeNcryptsec(secretKey)) throw new TypeError('secretKey is not a valid ncryptsec (NIP-49, version 2)');
+    if (typeof passphrase !== 'string') throw new TypeError('secretKey is an ncryptsec: pass its { passphrase } too');
+    return { keyHex: null, ncryptsec: secretKey, signer: null };
+  }
+  if (passphrase !== undefined) throw new TypeError('openFeed: a passphrase goes with an ncryptsec secretKey');
+  return { keyHex: secretKey === undefined ? null : secretKeyHex(secretKey), ncryptsec: null, signer: signer ?? null };
+}
+
+// The signer's public key as 64 hex, checked before any database is
+// opened with it.
+export async function signerPubkey(signer) {
+  let value;
+  try {
+    value = await signer.getPublicKey();
+  } catch (err) {
+    throw new HirobaError(HIROBA_ECRYPTO, `hiroba: the signer's getPublicKey() failed: ${err?.message ?? err}`, 'open');
+  }
+  if (!isPubkey(value)) {
+    throw new HirobaError(HIROBA_EREJECTED, `hiroba: the signer's getPublicKey() gave ${describe(value)}, `
+      + 'not a public key (64 lowercase hex, the x of a secp256k1 point)', 'open');
+  }
+  return value;
+}
+
+// A short, safe rendering of a value a signer returned, for messages.
+function describe(value) {
+  const text = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  return text.length > 80 ? `${text.slice(0, 77)}...` : text;
+}
+
+// What a signer returned for the unsigned event `asked` (hiroba__prepare's),
+// checked: the engine verifies id and signature; here, that it is this
+// identity's event with nothing changed but, a little, the time. -> the
+// event's NIP-01 fields alone (nothing else a signer added goes further).
+function checkSigned(asked, signed, operation) {
+  const refuse = (why) => {
+    throw new HirobaError(HIROBA_EREJECTED, `hiroba: the signer's event was refused: ${why}`, operation);
+  };
+  if (!signed || typeof signed !== 'object') refuse(`it returned ${describe(signed)}, not an event`);
+  if (signed.pubkey !== asked.pubkey) {
+    refuse(`it is signed by ${describe(signed.pubkey)}, not by this feed's identity ${asked.pubkey}`);
+  }
+  if (signed.kind !== asked.kind) refuse(`the signer changed the kind (${describe(signed.kind)}, asked ${asked.kind})`);
+  if (signed.content !== asked.content) refuse('the signer changed the content');
+  if (!sameTags(signed.tags, asked.tags)) refuse('the signer changed the tags');
+  const t = signed.created_at;
+  if (!Number.isSafeInteger(t) || Math.abs(t - asked.created_at) > SIGNER_CLOCK_SLACK
+      || (isReplaceable(asked.kind) && t < asked.created_at)) {
+    refuse(`created_at ${describe(t)} strays from the ${asked.created_at} asked for`);
+  }
+  const { pubkey, kind, tags, content } = asked;
+  return { id: signed.id, pubkey, created_at: t, kind, tags, content, sig: signed.sig };
+}
+
+function sameTags(a, b) {
+  return Array.isArray(a) && a.length === b.length && a.every((tag, i) => Array.isArray(tag)
+    && tag.length === b[i].length && tag.every((v, j) => v === b[i][j]));
+}
+
+// Refusals of a signer's event by the engine (bad id or signature, not an
+// event at all) are said as refusals, whatever code the check gave.
+function signerRefused(err, operation) {
+  if (!(err instanceof HirobaError) || (err.code !== -1 && err.code !== HIROBA_EREJECTED)) return err;
+  const why = err.message.replace(/^the signed event was refused \((.*)\)$/s, '$1');
+  return new HirobaError(HIROBA_EREJECTED, `hiroba: the signer's event was refused: ${why}`, operation);
+}
+
 // The engine checks a state key's bytes; what it cannot see is a key that
 // is not a string, or one with a lone surrogate, which the UTF-8 encoding
 // would turn into U+FFFD so that two different keys shared one slot.
@@ -41,9 +138,12 @@ function checkStateKey(key) {
 }
 
 export class Feed extends Emitter {
-  constructor(backend) {
+  // signer: openFeed's NIP-07 signer, through which every event of the
+  // local user is signed (backend.prepare / postSigned / verify), or null.
+  constructor(backend, { signer = null } = {}) {
     super();
     this._backend = backend;
+    this._signer = signer;
     this._pubkey = null;         // cached: the identity never changes
     this._closed = false;
     // A backend that reports stored events itself (the browser's worker,
@@ -65,11 +165,23 @@ export class Feed extends Emitter {
   }
 
   // Signs and stores a draft {kind, content, tags}; returns the event.
+  // With a signer, the event it signs is checked, then stored exactly as
+  // the engine stores its own; anything wrong stores nothing.
   async publish(draft) {
     this._check();
-    const { json, isNew } = await this._backend.post(JSON.stringify(draft));
-    const event = JSON.parse(json);
-    if (isNew && !this._external) this._emit('event', event);
+    let result;
+    if (this._signer) {
+      const event = await this._signWithSigner(draft, 'post');
+      try {
+        result = await this._backend.postSigned(JSON.stringify(event));
+      } catch (err) {
+        throw signerRefused(err, 'post');
+      }
+    } else {
+      result = await this._backend.post(JSON.stringify(draft));
+    }
+    const event = JSON.parse(result.json);
+    if (result.isNew && !this._external) this._emit('event', event);
     return event;
   }
 
@@ -77,7 +189,29 @@ export class Feed extends Emitter {
   // storing or announcing it (e.g. the signaling server's auth event).
   async sign(draft) {
     this._check();
-    return JSON.parse(await this._backend.sign(JSON.stringify(draft)));
+    if (!this._signer) return JSON.parse(await this._backend.sign(JSON.stringify(draft)));
+    const event = await this._signWithSigner(draft, 'sign');
+    try {
+      await this._backend.verify(JSON.stringify(event));
+    } catch (err) {
+      throw signerRefused(err, 'sign');
+    }
+    return event;
+  }
+
+  // The signer signs the engine's unsigned event for a draft (pubkey and
+  // created_at as the engine chooses them; a bad draft is refused before
+  // the signer is asked) -> what it returned, checked by checkSigned.
+  async _signWithSigner(draft, operation) {
+    const unsigned = await this._backend.prepare(JSON.stringify(draft));
+    let signed;
+    try {
+      // A copy of its own: a signer that edits its argument edits nothing of ours.
+      signed = await this._signer.signEvent(JSON.parse(unsigned));
+    } catch (err) {
+      throw new HirobaError(HIROBA_ECRYPTO, `hiroba: the signer did not sign: ${err?.message ?? err}`, operation);
+    }
+    return checkSigned(JSON.parse(unsigned), signed, operation);
   }
 
   // frame: an array/object (stringified here), a string, or a Uint8Array
@@ -210,6 +344,26 @@ export class Feed extends Emitter {
   async negOpen(sub, filter, conn = 0) {
     this._check();
     return JSON.parse(await this._backend.negOpen(sub, JSON.stringify(filter), conn));
+  }
+
+  // The identity's secret key, to take to another client: an ncryptsec
+  // (NIP-49) sealed with `passphrase`, whose scrypt costs 2^logN (16: 64
+  // MiB and about a second; in browsers it runs in the worker), or the
+  // bare nsec, only when asked for in so many words: { nsec: true }.
+  async exportKey({ passphrase, logN = 16, nsec } = {}) {
+    this._check();
+    if (nsec === true) {
+      if (passphrase !== undefined) throw new TypeError('exportKey: { passphrase } for an ncryptsec or { nsec: true } for the bare key, not both');
+    } else if (typeof passphrase !== 'string' || !passphrase) {
+      throw new TypeError('exportKey: pass { passphrase } (a non-empty string) for an ncryptsec, or { nsec: true } for the bare key');
+    } else if (!Number.isInteger(logN) || logN < 1 || logN > MAX_LOG_N) {
+      throw new TypeError(`exportKey: logN is an integer from 1 to ${MAX_LOG_N}`);
+    }
+    if (this._signer) {
+      throw new HirobaError(HIROBA_ENOKEY, 'hiroba: this feed signs through its signer: the secret key is '
+        + "the signer's to export, not Hiroba's", 'exportKey');
+    }
+    return this._backend.exportKey(nsec === true ? { nsec: true } : { passphrase, logN });
   }
 
   // { ok, result } of SQLite's PRAGMA integrity_check on the database.

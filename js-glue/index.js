@@ -12,7 +12,7 @@
 // when it goes away (see worker.js).
 
 import { HirobaError } from './engine.js';
-import { Feed, resolvePolicy } from './feed.js';
+import { Feed, resolveKeyOptions, resolvePolicy, signerPubkey } from './feed.js';
 import { secretKeyHex } from './nip19.js';
 
 export { Feed } from './feed.js';
@@ -79,19 +79,28 @@ class WorkerClient {
   call(op, params) { return this.request('call', { op, params }); }
 }
 
-// secretKey: a key the user already has (64 hex, nsec, or 32 bytes),
-// adopted by a database this open creates and checked against the
-// identity of an existing one (a different key is refused).
-export async function openFeed({ name = 'default', policy, allowEmpty = false, secretKey } = {}) {
-  const keyHex = secretKey === undefined ? null : secretKeyHex(secretKey);
+// secretKey: a key the user already has (64 hex, nsec, 32 bytes, or an
+// ncryptsec with its passphrase), adopted by a database this open creates
+// and checked against the identity of an existing one (a different key is
+// refused). signer: a NIP-07 signer (window.nostr) instead, called here
+// on the page; the worker gets only its public key and what it signed.
+export async function openFeed({ name = 'default', policy, allowEmpty = false, secretKey, passphrase, signer } = {}) {
+  const keys = resolveKeyOptions({ secretKey, passphrase, signer });
   const lacking = unsupported();
   if (lacking) throw new HirobaError(-1, `hiroba: this browser lacks ${lacking}`, 'open');
   const policyJson = JSON.stringify(resolvePolicy(policy));
+  const signerHex = keys.signer ? await signerPubkey(keys.signer) : null;
   const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: `hiroba:${name}` });
   const client = new WorkerClient(worker);
   try {
+    // scrypt runs in the worker, and before the database is opened: a
+    // wrong passphrase creates nothing.
+    const keyHex = keys.ncryptsec
+      ? secretKeyHex(await client.request('decryptKey', { ncryptsec: keys.ncryptsec, passphrase }))
+      : keys.keyHex;
     await client.request('open', { name, policy: policyJson, allowEmpty });
     if (keyHex) await client.call('adoptKey', keyHex);
+    if (signerHex) await client.call('adoptPubkey', signerHex);
   } catch (err) {
     worker.terminate();
     throw err;
@@ -100,6 +109,9 @@ export async function openFeed({ name = 'default', policy, allowEmpty = false, s
     identity: () => client.call('identity'),
     post: (draft) => client.call('post', draft),
     sign: (draft) => client.call('sign', draft),
+    prepare: (draft) => client.call('prepare', draft),
+    postSigned: (event) => client.call('postSigned', event),
+    verify: (event) => client.call('verify', event),
     merge: (frame) => client.call('merge', frame),
     mergeBatch: (conn, frames, budget) => client.call('mergeBatch', [conn, frames, budget]),
     connClose: (conn) => client.call('connClose', conn),
@@ -109,12 +121,13 @@ export async function openFeed({ name = 'default', policy, allowEmpty = false, s
     stateSet: (key, value) => client.call('stateSet', [key, value]),
     negOpen: (sub, filter, conn) => client.call('negOpen', [sub, filter, conn]),
     integrityCheck: () => client.call('integrityCheck'),
+    exportKey: (options) => client.call('exportKey', options),
     close: async () => {
       try { await client.call('close'); } finally { worker.terminate(); }
     },
     // Events come from the owner worker, whichever tab made them.
     subscribe: (fn) => { client.onEvent = fn; },
-  });
+  }, { signer: keys.signer });
   // For tests and diagnostics: the worker, to simulate a crash.
   Object.defineProperty(feed, '_worker', { value: worker });
   return feed;

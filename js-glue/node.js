@@ -12,9 +12,10 @@ import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
 
 import createHirobaModule from '../build/hiroba/hiroba.mjs';
 import { Engine, HirobaError } from './engine.js';
-import { Feed, resolvePolicy } from './feed.js';
+import { Feed, resolveKeyOptions, resolvePolicy, signerPubkey } from './feed.js';
 import { createNodeStorage } from './storage-node.js';
 import { secretKeyHex } from './nip19.js';
+import { decryptKey, exportSecretKey } from './nip49.js';
 
 export { Feed } from './feed.js';
 export { HirobaError } from './engine.js';
@@ -80,9 +81,11 @@ function createWithIdentity(engine, path) {
   }
 }
 
-export async function openFeed({ path, policy, allowEmpty = false, secretKey } = {}) {
+export async function openFeed({ path, policy, allowEmpty = false, secretKey, passphrase, signer } = {}) {
   if (typeof path !== 'string' || !path) throw new TypeError('openFeed({ path }): path is required');
-  const keyHex = secretKey === undefined ? null : secretKeyHex(secretKey);
+  const keys = resolveKeyOptions({ secretKey, passphrase, signer });
+  const keyHex = keys.ncryptsec ? secretKeyHex(decryptKey(keys.ncryptsec, passphrase)) : keys.keyHex;
+  const signerHex = keys.signer ? await signerPubkey(keys.signer) : null;
   const policyJson = JSON.stringify(resolvePolicy(policy));
   const engine = new Engine(await instantiate());
   // A database file that exists but holds nothing lost its identity
@@ -111,6 +114,9 @@ export async function openFeed({ path, policy, allowEmpty = false, secretKey } =
     // A key the user already has: adopted by a database this open made,
     // checked against the identity of any other.
     if (keyHex) engine.adoptKey(db, keyHex, !existed);
+    // A signer's public key: the identity of a database this open made
+    // (no secret kept), the same as an existing one's.
+    if (signerHex) engine.adoptPubkey(db, signerHex, !existed);
     engine.setPolicy(db, policyJson);
   } catch (err) {
     engine.close(db);
@@ -123,6 +129,9 @@ export async function openFeed({ path, policy, allowEmpty = false, secretKey } =
     identity: async () => engine.identity(db),
     post: async (draft) => engine.post(db, draft),
     sign: async (draft) => engine.sign(db, draft),
+    prepare: async (draft) => engine.prepare(db, draft),
+    postSigned: async (event) => engine.postSigned(db, event),
+    verify: async (event) => engine.verify(event),
     merge: async (frame) => engine.merge(db, frame),
     mergeBatch: async (conn, frames, budget) => engine.mergeBatch(db, conn, frames, budget),
     connClose: async (conn) => engine.connClose(db, conn),
@@ -132,8 +141,9 @@ export async function openFeed({ path, policy, allowEmpty = false, secretKey } =
     stateSet: async (key, value) => engine.stateSet(db, key, value),
     negOpen: async (sub, filter, conn) => engine.negOpen(db, sub, filter, conn),
     integrityCheck: async () => engine.integrityCheck(db),
+    exportKey: async (options) => exportSecretKey(engine.secretKey(db), options),
     close: async () => {
       if (!closed) { closed = true; engine.close(db); }
     },
-  });
+  }, { signer: keys.signer });
 }

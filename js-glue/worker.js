@@ -17,6 +17,7 @@
 // Worker1 shape:
 //   in:  {type: 'open', messageId, args: {name}}
 //        {type: 'call', messageId, args: {op, params}}
+//        {type: 'decryptKey', messageId, args: {ncryptsec, passphrase}}
 //   out: {type: 'open' | 'call', messageId, result}
 //        {type: 'error', messageId, result: {operation, code, message}}
 //        {type: 'event', result: event}     every newly stored event
@@ -34,7 +35,7 @@ const HIROBA_EIO = -3;    // hiroba.h
 const HIROBA_EBUSY = -6;
 
 const OPS = new Set(['identity', 'post', 'sign', 'merge', 'mergeBatch', 'connClose', 'query', 'count', 'stateGet', 'stateSet', 'adoptKey',
-  'negOpen', 'integrityCheck']);
+  'negOpen', 'integrityCheck', 'adoptPubkey', 'prepare', 'postSigned', 'verify']);
 // How long a new owner keeps trying for the OPFS handles after it gets
 // the lock: the old holder's handles are released 15-22 ms after it dies.
 const HANDLE_RETRY_MS = 3000;
@@ -83,11 +84,21 @@ function execute(op, params) {
       fresh = false;
       return engine.adoptKey(db, params, first) ?? null;
     }
+    case 'adoptPubkey': {
+      // A signer's public key, by adoptKey's rule.
+      const first = fresh;
+      fresh = false;
+      return engine.adoptPubkey(db, params, first) ?? null;
+    }
+    case 'prepare': return engine.prepare(db, params);
+    case 'postSigned': return engine.postSigned(db, params);
+    case 'verify': return engine.verify(params) ?? null;
     case 'stateSet': return engine.stateSet(db, params[0], params[1]) ?? null;
     case 'mergeBatch': return engine.mergeBatch(db, params[0], params[1], params[2]);
     case 'connClose': return engine.connClose(db, params);
     case 'negOpen': return engine.negOpen(db, params[0], params[1], params[2]);
     case 'integrityCheck': return engine.integrityCheck(db);
+    case 'secretKey': return engine.secretKey(db); // for exportKey, never asked by a page
     default: throw Object.assign(new Error(`unknown operation ${op}`), { code: -1 });
   }
 }
@@ -103,7 +114,7 @@ function announce(events) {
 // execute() plus the events it stored.
 function executeAndAnnounce(op, params) {
   const result = execute(op, params);
-  if (op === 'post' && result.isNew) {
+  if ((op === 'post' || op === 'postSigned') && result.isNew) {
     announce([JSON.parse(result.json)]);
   } else if (op === 'merge' || op === 'mergeBatch') {
     const parsed = JSON.parse(result);
@@ -254,6 +265,15 @@ function call(op, params) {
   });
 }
 
+// feed.exportKey: the owner reads the key; this worker seals it, so that
+// scrypt (slow by design) holds up neither the page nor, when another
+// tab's worker owns the database, that tab. nip49.js (and the scrypt it
+// brings) is loaded only for this.
+async function exportKey(options) {
+  const [hex, { exportSecretKey }] = await Promise.all([call('secretKey'), import('./nip49.js')]);
+  return exportSecretKey(hex, options);
+}
+
 async function open(args) {
   name = args.name;
   policy = typeof args.policy === 'string' ? args.policy : null;
@@ -308,6 +328,11 @@ self_.onmessage = async ({ data }) => {
       result = await open(args);
     } else if (type === 'call' && args?.op === 'close') {
       result = close();
+    } else if (type === 'call' && args?.op === 'exportKey') {
+      result = await exportKey(args.params);
+    } else if (type === 'decryptKey') {
+      // openFeed({ secretKey: ncryptsec, passphrase }), before 'open'.
+      result = (await import('./nip49.js')).decryptKey(args?.ncryptsec, args?.passphrase);
     } else if (type === 'call' && OPS.has(args?.op)) {
       result = await call(args.op, args.params);
     } else {

@@ -162,6 +162,15 @@ int crypto_sign(const unsigned char seckey[32], const unsigned char msg[32],
   return rc;
 }
 
+int crypto_pubkey_valid(const unsigned char pubkey[32]) {
+  secp256k1_context *pCtx = crypto_ctx();
+  if (!pCtx || !pubkey) return 0;
+  secp256k1_xonly_pubkey xonly;
+  /* Fails for an x that is >= p or has no point on the curve. */
+  int ok = secp256k1_xonly_pubkey_parse(pCtx, &xonly, pubkey);
+  return ok && !g_bCallbackFired;
+}
+
 int crypto_verify(const unsigned char pubkey[32], const unsigned char msg[32],
                   const unsigned char sig[64]) {
   secp256k1_context *pCtx = crypto_ctx();

@@ -21,6 +21,9 @@ int crypto_keygen(unsigned char seckey[32]);
 /* The x-only public key of seckey. 0 or -1 (invalid key). */
 int crypto_pubkey(const unsigned char seckey[32], unsigned char pubkey[32]);
 
+/* 1 when pubkey is an x-only public key (the x of a curve point), else 0. */
+int crypto_pubkey_valid(const unsigned char pubkey[32]);
+
 /* BIP-340 signature of the 32-byte msg, with fresh auxiliary randomness.
 ** 0 or -1. */
 int crypto_sign(const unsigned char seckey[32], const unsigned char msg[32],

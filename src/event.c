@@ -271,10 +271,9 @@ int event_check_sig(const event *ev, const char **pzReason) {
   return 0;
 }
 
-void event_to_json(const event *ev, strbuf *sb) {
-  strbuf_puts(sb, "{\"id\":\"");
-  strbuf_hex(sb, ev->id, 32);
-  strbuf_puts(sb, "\",\"pubkey\":\"");
+/* pubkey, created_at, kind, tags and content as members of an object. */
+static void put_fields(strbuf *sb, const event *ev) {
+  strbuf_puts(sb, "\"pubkey\":\"");
   strbuf_hex(sb, ev->pubkey, 32);
   strbuf_puts(sb, "\",\"created_at\":");
   strbuf_int(sb, ev->created_at);
@@ -284,9 +283,22 @@ void event_to_json(const event *ev, strbuf *sb) {
   put_tags(sb, ev->tags);
   strbuf_puts(sb, ",\"content\":");
   put_content(sb, ev);
+}
+
+void event_to_json(const event *ev, strbuf *sb) {
+  strbuf_puts(sb, "{\"id\":\"");
+  strbuf_hex(sb, ev->id, 32);
+  strbuf_puts(sb, "\",");
+  put_fields(sb, ev);
   strbuf_puts(sb, ",\"sig\":\"");
   strbuf_hex(sb, ev->sig, 64);
   strbuf_puts(sb, "\"}");
+}
+
+void event_to_json_unsigned(const event *ev, strbuf *sb) {
+  strbuf_putc(sb, '{');
+  put_fields(sb, ev);
+  strbuf_putc(sb, '}');
 }
 
 int event_sign(event *ev, const unsigned char seckey[32]) {

@@ -70,6 +70,10 @@ int event_check_sig(const event *ev, const char **pzReason);
 ** with strings escaped as JSON.stringify does. */
 void event_to_json(const event *ev, strbuf *sb);
 
+/* The same without id and sig: {"pubkey":..,"created_at":..,"kind":..,
+** "tags":..,"content":..}, an event for a signer to sign (NIP-07). */
+void event_to_json_unsigned(const event *ev, strbuf *sb);
+
 /* Completes a draft: sets pubkey from seckey, computes id, signs it.
 ** created_at, kind, tags and content must already be set (and valid).
 ** 0, or -1 on failure (bad key, OOM, no randomness). */

@@ -68,9 +68,9 @@ static store *get_store(int db) {
 static int ensure_identity(store *s) {
   unsigned char sk[32], pk[32];
   int rc = store_get_secret(s, sk);
-  if (rc <= 0) {
+  if (rc != 1) { /* there is one (perhaps of a public key alone), or an error */
     memset(sk, 0, sizeof sk);
-    return rc;
+    return rc < 0 ? rc : 0;
   }
   if (crypto_keygen(sk) || crypto_pubkey(sk, pk)) {
     return fail(HIROBA_ECRYPTO, "cannot generate a key: no secure randomness");
@@ -122,13 +122,11 @@ int hiroba_close(int db) {
 char *hiroba_identity(int db) {
   store *s = get_store(db);
   if (!s) return NULL;
-  unsigned char sk[32], pk[32];
-  int rc = store_get_secret(s, sk);
-  if (rc == 0 && crypto_pubkey(sk, pk)) rc = HIROBA_ECORRUPT;
-  memset(sk, 0, sizeof sk);
+  unsigned char pk[32];
+  int rc = store_get_pubkey(s, pk);
   if (rc) {
     fail(rc < 0 ? rc : HIROBA_ECORRUPT, "cannot read the identity: %s",
-         store_errmsg(s));
+         rc < 0 ? store_errmsg(s) : "the database has none");
     return NULL;
   }
   strbuf sb;
@@ -206,72 +204,218 @@ char *hiroba__sign(int db, const char *draft_json) {
   return sign_draft(db, draft_json, 0, NULL);
 }
 
-/* Signs a draft; with bStore, stores it too (see hiroba__post_ex). */
-static char *sign_draft(int db, const char *draft_json, int bStore, int *pIsNew) {
-  if (pIsNew) *pIsNew = 0;
-  store *s = get_store(db);
-  if (!s) return NULL;
-  if (!draft_json) { fail(HIROBA_EINVAL, "post needs a draft"); return NULL; }
+static const char kNoKey[] =
+  "the identity's secret key is not in this database (a signer holds it): "
+  "open the feed with { signer } to post or sign";
+
+/* Parses a draft into *pRoot and ev (which borrows from it; free *pRoot
+** with cJSON_Delete). 0, or HIROBA_EINVAL recorded. */
+static int parse_draft(const char *draft_json, cJSON **pRoot, event *ev, int *pHasTime) {
+  *pRoot = NULL;
+  if (!draft_json) return fail(HIROBA_EINVAL, "post needs a draft");
   const char *zReason = "invalid: bad JSON";
   cJSON *root = json_parse(draft_json, strlen(draft_json), &zReason);
-  event ev;
-  int hasTime = 0;
-  if (!root || read_draft(root, &ev, &hasTime, &zReason)) {
+  if (!root || read_draft(root, ev, pHasTime, &zReason)) {
     cJSON_Delete(root);
-    fail(HIROBA_EINVAL, "%s", zReason);
-    return NULL;
+    return fail(HIROBA_EINVAL, "%s", zReason);
   }
+  *pRoot = root;
+  return 0;
+}
 
-  unsigned char sk[32];
+/* created_at for the local user's draft that has none: now, but a
+** replaceable update must sort after the version it replaces, even within
+** one second (follow(a); follow(b) keeps both). ev->pubkey must be set. */
+static int64_t draft_time(store *s, const event *ev) {
+  int64_t t = now();
+  if (ev->kind == 0 || ev->kind == 3 || (ev->kind >= 10000 && ev->kind < 20000)) {
+    int64_t prev = store_latest(s, ev->pubkey, ev->kind);
+    if (prev >= t) t = prev + 1;
+  }
+  return t;
+}
+
+/* The local identity's keys, for signing: 0, or a code with *pzWhy
+** saying why (left alone when the store's own message says it). */
+static int read_keys(store *s, unsigned char sk[32], unsigned char pk[32],
+                     const char **pzWhy) {
+  int rc = store_get_secret(s, sk);
+  if (rc == STORE_NO_SECRET) { *pzWhy = kNoKey; return HIROBA_ENOKEY; }
+  if (rc == 1) { *pzWhy = "the database has no identity"; return HIROBA_ECORRUPT; }
+  if (rc == 0 && crypto_pubkey(sk, pk)) {
+    *pzWhy = "the stored secret key is not valid";
+    return HIROBA_ECORRUPT;
+  }
+  return rc;
+}
+
+/* The local identity's public key: the same, for what a signer signs. */
+static int read_pubkey(store *s, unsigned char pk[32], const char **pzWhy) {
+  int rc = store_get_pubkey(s, pk);
+  if (rc == 1) { *pzWhy = "the database has no identity"; return HIROBA_ECORRUPT; }
+  return rc;
+}
+
+/* Stores the local user's signed event, whose canonical JSON is in *json,
+** inside the caller's transaction. A duplicate is the same draft posted
+** twice within a second: that succeeds too, with *json replaced by the
+** event the first call stored. 0 (*pIsNew says which), or a code, with
+** *pzWhy for HIROBA_EREJECTED. */
+static int store_own(store *s, const event *ev, strbuf *json, int *pIsNew,
+                     const char **pzWhy) {
+  const char *zReason = "";
+  int rc = store_insert(s, ev, json->z, json->n, &zReason);
+  if (rc == STORE_OK && pIsNew) *pIsNew = 1;
+  if (rc == STORE_DUPLICATE) {
+    json->n = 0;
+    rc = store_get_json(s, ev->id, json);
+    if (rc == 1) rc = HIROBA_EINTERNAL; /* it was there a moment ago */
+  }
+  if (rc == STORE_REJECTED) {
+    *pzWhy = zReason;
+    rc = HIROBA_EREJECTED;
+  }
+  return rc;
+}
+
+/* The end of a transaction that made the local user's event: on rc 0 it
+** commits and hands out json's text (caller frees); otherwise it rolls
+** back and records why: zWhy, or else what the code and the store say.
+** json is released either way. */
+static char *finish_own(store *s, int rc, strbuf *json, const char *zWhy) {
   char *zOut = NULL;
-  strbuf json;
-  strbuf_init(&json);
-  int rc = store_begin(s);
-  if (rc == 0) rc = store_get_secret(s, sk);
-  if (rc == 0 && crypto_pubkey(sk, ev.pubkey)) rc = HIROBA_ECORRUPT;
-  if (rc == 0 && !hasTime) {
-    ev.created_at = now();
-    /* A replaceable update must sort after the version it replaces, even
-    ** within one second: follow(a); follow(b) keeps both. */
-    if (ev.kind == 0 || ev.kind == 3 || (ev.kind >= 10000 && ev.kind < 20000)) {
-      int64_t prev = store_latest(s, ev.pubkey, ev.kind);
-      if (prev >= ev.created_at) ev.created_at = prev + 1;
-    }
-  }
-  if (rc == 0 && event_check_time(&ev, now(), &zReason)) rc = HIROBA_EREJECTED;
-  if (rc == 0 && event_sign(&ev, sk)) rc = HIROBA_ECRYPTO;
-  memset(sk, 0, sizeof sk);
-  if (rc == 0) {
-    event_to_json(&ev, &json);
-    if (json.oom) rc = HIROBA_ENOMEM;
-  }
-  if (rc == 0 && bStore) {
-    /* A duplicate is the same draft posted twice within a second: the
-    ** second call succeeds, with the event the first one stored. */
-    rc = store_insert(s, &ev, json.z, json.n, &zReason);
-    if (rc == STORE_OK && pIsNew) *pIsNew = 1;
-    if (rc == STORE_DUPLICATE) {
-      json.n = 0;
-      rc = store_get_json(s, ev.id, &json);
-      if (rc == 1) rc = HIROBA_EINTERNAL; /* it was there a moment ago */
-    }
-    if (rc == STORE_REJECTED) rc = HIROBA_EREJECTED;
-  }
   if (rc == 0) rc = store_commit(s);
   if (rc == 0) {
-    zOut = strbuf_finish(&json);
-    if (!zOut) rc = HIROBA_ENOMEM; /* cannot happen: json.oom was checked */
+    zOut = strbuf_finish(json);
+    if (!zOut) rc = HIROBA_ENOMEM;
   }
   if (rc) {
     store_rollback(s);
-    if (rc == HIROBA_EREJECTED) fail(rc, "%s", zReason);
+    if (zWhy) fail(rc, "%s", zWhy);
     else if (rc == HIROBA_ECRYPTO) fail(rc, "cannot sign the event");
     else if (rc == HIROBA_ENOMEM) fail(rc, "out of memory");
     else fail(rc, "%s", store_errmsg(s));
   } else {
     ok();
   }
-  strbuf_free(&json);
+  strbuf_free(json);
+  return zOut;
+}
+
+/* Signs a draft; with bStore, stores it too (see hiroba__post_ex). */
+static char *sign_draft(int db, const char *draft_json, int bStore, int *pIsNew) {
+  if (pIsNew) *pIsNew = 0;
+  store *s = get_store(db);
+  if (!s) return NULL;
+  cJSON *root;
+  event ev;
+  int hasTime = 0;
+  if (parse_draft(draft_json, &root, &ev, &hasTime)) return NULL;
+
+  unsigned char sk[32];
+  const char *zWhy = NULL;
+  strbuf json;
+  strbuf_init(&json);
+  int rc = store_begin(s);
+  if (rc == 0) rc = read_keys(s, sk, ev.pubkey, &zWhy);
+  if (rc == 0 && !hasTime) ev.created_at = draft_time(s, &ev);
+  if (rc == 0 && event_check_time(&ev, now(), &zWhy)) rc = HIROBA_EREJECTED;
+  if (rc == 0 && event_sign(&ev, sk)) rc = HIROBA_ECRYPTO;
+  memset(sk, 0, sizeof sk);
+  if (rc == 0) {
+    event_to_json(&ev, &json);
+    if (json.oom) rc = HIROBA_ENOMEM;
+  }
+  if (rc == 0 && bStore) rc = store_own(s, &ev, &json, pIsNew, &zWhy);
+  char *zOut = finish_own(s, rc, &json, zWhy);
+  cJSON_Delete(root);
+  return zOut;
+}
+
+/* Export-only shim (not in hiroba.h): the event a signer (NIP-07, in
+** JavaScript) is to sign for a draft, unsigned: {"pubkey", "created_at",
+** "kind", "tags", "content"}, with the local user's public key and
+** created_at chosen as hiroba_post would, after the draft passed
+** hiroba_post's checks. Works whether or not the database holds the
+** secret key. What the signer returns goes to hiroba__post_signed (or,
+** for a proof, hiroba__verify). Caller frees. */
+char *hiroba__prepare(int db, const char *draft_json);
+
+char *hiroba__prepare(int db, const char *draft_json) {
+  store *s = get_store(db);
+  if (!s) return NULL;
+  cJSON *root;
+  event ev;
+  int hasTime = 0;
+  if (parse_draft(draft_json, &root, &ev, &hasTime)) return NULL;
+  const char *zWhy = NULL;
+  char *zOut = NULL;
+  int rc = read_pubkey(s, ev.pubkey, &zWhy);
+  if (rc == 0 && !hasTime) ev.created_at = draft_time(s, &ev);
+  if (rc == 0 && event_check_time(&ev, now(), &zWhy)) rc = HIROBA_EREJECTED;
+  if (rc == 0) {
+    strbuf sb;
+    strbuf_init(&sb);
+    event_to_json_unsigned(&ev, &sb);
+    zOut = strbuf_finish(&sb);
+    if (!zOut) rc = HIROBA_ENOMEM;
+  }
+  if (!rc) ok();
+  else if (zWhy) fail(rc, "%s", zWhy);
+  else fail(rc, "%s", rc == HIROBA_ENOMEM ? "out of memory" : store_errmsg(s));
+  cJSON_Delete(root);
+  return zOut;
+}
+
+/* Export-only shim (not in hiroba.h): stores the local user's event that
+** a signer signed (hiroba__prepare's event, with id and sig), along the
+** path hiroba_post takes after signing: the same replaceable-kind rules,
+** deletions, mutes, and the same answer for a duplicate (*pIsNew = 0,
+** the stored event returned). Checked first as any event from a peer is
+** -- strict JSON, shape and limits, id, BIP-340 signature, the clock --
+** and it must be by the local identity. A refused event is
+** HIROBA_EREJECTED with the reason, and nothing is stored. What is stored
+** is the engine's canonical JSON of the event, not the signer's text.
+** Caller frees. */
+char *hiroba__post_signed(int db, const char *event_json, int *pIsNew);
+
+char *hiroba__post_signed(int db, const char *event_json, int *pIsNew) {
+  if (pIsNew) *pIsNew = 0;
+  store *s = get_store(db);
+  if (!s) return NULL;
+  if (!event_json) { fail(HIROBA_EINVAL, "post_signed needs an event"); return NULL; }
+  const char *zReason = "invalid: bad JSON";
+  const char *zWhy = NULL;
+  cJSON *root = json_parse(event_json, strlen(event_json), &zReason);
+  event ev;
+  unsigned char self[32];
+  int hasId = 0;
+  int rc = 0;
+  if (!root || event_from_json(&ev, root, &hasId, &zReason)) {
+    rc = HIROBA_EREJECTED;
+  } else if ((rc = read_pubkey(s, self, &zWhy)) != 0) {
+    /* said by zWhy or the store */
+  } else if (memcmp(ev.pubkey, self, 32) != 0) {
+    zReason = "invalid: not signed by this database's identity";
+    rc = HIROBA_EREJECTED;
+  } else if (event_check_id(&ev, &zReason)) {
+    rc = strncmp(zReason, "error:", 6) == 0 ? HIROBA_ENOMEM : HIROBA_EREJECTED;
+  } else if (event_check_sig(&ev, &zReason) || event_check_time(&ev, now(), &zReason)) {
+    rc = HIROBA_EREJECTED;
+  }
+  if (rc) {
+    if (rc == HIROBA_EREJECTED) fail(rc, "the signed event was refused (%s)", zReason);
+    else if (zWhy) fail(rc, "%s", zWhy);
+    else fail(rc, "%s", rc == HIROBA_ENOMEM ? "out of memory" : store_errmsg(s));
+    cJSON_Delete(root);
+    return NULL;
+  }
+  strbuf json;
+  strbuf_init(&json);
+  event_to_json(&ev, &json);
+  rc = json.oom ? HIROBA_ENOMEM : store_begin(s);
+  if (rc == 0) rc = store_own(s, &ev, &json, pIsNew, &zWhy);
+  char *zOut = finish_own(s, rc, &json, zWhy);
   cJSON_Delete(root);
   return zOut;
 }
@@ -624,49 +768,126 @@ int hiroba__state_set(int db, const char *key, const char *value_json) {
   return 0;
 }
 
-/* Export-only shim (not in hiroba.h): makes `seckey_hex` (64 hex) the
-** database's identity, for openFeed({ secretKey }). The same key as the
-** stored one is fine on any database; a different one only on a database
-** this open created (`fresh`) that holds no event yet. Anything else is
-** refused: an identity never changes under a user's events. 0 or a code. */
-int hiroba__adopt_key(int db, const char *seckey_hex, int fresh);
-
-int hiroba__adopt_key(int db, const char *seckey_hex, int fresh) {
-  store *s = get_store(db);
-  if (!s) return HIROBA_EHANDLE;
-  unsigned char sk[32], pk[32], cur[32];
-  int rc = 0;
-  if (!seckey_hex || strlen(seckey_hex) != 64 || hex_decode(seckey_hex, sk, 32)) {
-    rc = fail(HIROBA_EINVAL, "a secret key is 64 hex characters");
-  } else if (crypto_pubkey(sk, pk)) {
-    rc = fail(HIROBA_EINVAL, "not a valid secp256k1 secret key");
-  } else if ((rc = store_get_secret(s, cur)) != 0) {
-    rc = fail(rc < 0 ? rc : HIROBA_ECORRUPT, "%s", rc < 0 ? store_errmsg(s) : "the database has no identity");
-  } else if (memcmp(cur, sk, 32) == 0) {
+/* Makes (sk, pk) the database's identity, sk NULL for a public key alone
+** (a signer holds the secret). The same public key as the stored one is
+** fine on any database, and a secret it lacked is kept then (the user
+** handed it over); a different one is taken only on a database this open
+** created (`fresh`) that holds no event yet. Anything else is refused: an
+** identity never changes under a user's events. 0 or a code, recorded. */
+static int adopt(store *s, const unsigned char *sk, const unsigned char pk[32], int fresh) {
+  unsigned char cur[32], curSk[32];
+  int rc = store_get_pubkey(s, cur);
+  int hasSecret = 0;
+  if (rc == 0) {
+    int rcSk = store_get_secret(s, curSk);
+    memset(curSk, 0, sizeof curSk);
+    if (rcSk < 0) rc = rcSk;
+    hasSecret = rcSk == 0;
+  }
+  if (rc) {
+    return fail(rc < 0 ? rc : HIROBA_ECORRUPT, "%s", rc < 0 ? store_errmsg(s) : "the database has no identity");
+  }
+  int same = memcmp(cur, pk, 32) == 0;
+  if (same && (hasSecret || !sk)) {
     ok();
-  } else {
+    return HIROBA_OK;
+  }
+  if (!same) {
     int64_t n = 1;
     const char *zReason = "";
     cJSON *all = cJSON_Parse("[{}]");
     if (!all) rc = HIROBA_ENOMEM;
     else rc = store_count(s, all, &n, NULL, &zReason);
     cJSON_Delete(all);
-    if (rc) {
-      rc = fail(rc, "%s", rc == HIROBA_ENOMEM ? "out of memory" : store_errmsg(s));
-    } else if (!fresh || n > 0) {
-      rc = fail(HIROBA_EINVAL, "this database already has another identity (a different key); "
-                "an identity never changes: open another database for this key");
-    } else {
-      rc = store_begin(s);
-      if (rc == 0) rc = store_set_identity(s, sk, pk);
-      if (rc == 0) rc = store_commit(s);
-      if (rc) { store_rollback(s); rc = fail(rc, "%s", store_errmsg(s)); }
-      else ok();
+    if (rc) return fail(rc, "%s", rc == HIROBA_ENOMEM ? "out of memory" : store_errmsg(s));
+    if (!fresh || n > 0) {
+      return fail(HIROBA_EINVAL, "this database already has another identity (a different key); "
+                  "an identity never changes: open another database for this key");
     }
   }
+  rc = store_begin(s);
+  if (rc == 0) rc = store_set_identity(s, sk, pk);
+  if (rc == 0) rc = store_commit(s);
+  if (rc) {
+    store_rollback(s);
+    return fail(rc, "%s", store_errmsg(s));
+  }
+  ok();
+  return HIROBA_OK;
+}
+
+/* Export-only shim (not in hiroba.h): makes `seckey_hex` (64 hex) the
+** database's identity, for openFeed({ secretKey }), by the rules of
+** adopt(): the same identity anywhere (a database made for a signer then
+** keeps the secret too), another only on a fresh empty database. 0 or a
+** code. */
+int hiroba__adopt_key(int db, const char *seckey_hex, int fresh);
+
+int hiroba__adopt_key(int db, const char *seckey_hex, int fresh) {
+  store *s = get_store(db);
+  if (!s) return HIROBA_EHANDLE;
+  unsigned char sk[32], pk[32];
+  int rc;
+  if (!seckey_hex || strlen(seckey_hex) != 64 || hex_decode(seckey_hex, sk, 32)) {
+    rc = fail(HIROBA_EINVAL, "a secret key is 64 hex characters");
+  } else if (crypto_pubkey(sk, pk)) {
+    rc = fail(HIROBA_EINVAL, "not a valid secp256k1 secret key");
+  } else {
+    rc = adopt(s, sk, pk, fresh);
+  }
   memset(sk, 0, sizeof sk);
-  memset(cur, 0, sizeof cur);
   return rc;
+}
+
+/* Export-only shim (not in hiroba.h): makes `pubkey_hex` (64 hex, an
+** x-only secp256k1 public key) the database's identity without a secret,
+** for openFeed({ signer }): the signer (NIP-07) signs, in JavaScript,
+** what hiroba__prepare gives it, and hiroba__post_signed stores it. On a
+** database with this public key already (with or without its secret)
+** nothing changes; another identity only by adopt()'s rules. 0 or a
+** code. */
+int hiroba__adopt_pubkey(int db, const char *pubkey_hex, int fresh);
+
+int hiroba__adopt_pubkey(int db, const char *pubkey_hex, int fresh) {
+  store *s = get_store(db);
+  if (!s) return HIROBA_EHANDLE;
+  unsigned char pk[32];
+  if (!pubkey_hex || strlen(pubkey_hex) != 64 || hex_decode(pubkey_hex, pk, 32)) {
+    return fail(HIROBA_EINVAL, "a public key is 64 lowercase hex characters");
+  }
+  if (!crypto_pubkey_valid(pk)) return fail(HIROBA_EINVAL, "not a secp256k1 public key (no point has this x)");
+  return adopt(s, NULL, pk, fresh);
+}
+
+/* Export-only shim (not in hiroba.h): the local identity's secret key as
+** 64 lowercase hex, for feed.exportKey (which encrypts it, NIP-49, or
+** encodes it as an nsec when asked). The caller owns the returned string:
+** it should overwrite it with zeros, then release it with hiroba_free.
+** Written into one allocation of its final size, so no copy of the key is
+** left behind in memory this function freed. NULL on failure:
+** HIROBA_ENOKEY when the identity is a public key alone (a signer holds
+** the secret). */
+char *hiroba__secret_key(int db);
+
+char *hiroba__secret_key(int db) {
+  store *s = get_store(db);
+  if (!s) return NULL;
+  unsigned char sk[32], pk[32];
+  const char *zWhy = NULL;
+  int rc = read_keys(s, sk, pk, &zWhy);
+  char *z = NULL;
+  if (rc == HIROBA_ENOKEY) {
+    fail(rc, "the identity's secret key is not in this database: its signer holds it");
+  } else if (rc) {
+    fail(rc, "cannot read the secret key: %s", zWhy ? zWhy : store_errmsg(s));
+  } else if (!(z = malloc(65))) {
+    fail(HIROBA_ENOMEM, "out of memory");
+  } else {
+    hex_encode(sk, 32, z);
+    ok();
+  }
+  memset(sk, 0, sizeof sk);
+  return z;
 }
 
 const char *hiroba_constants(void) {
@@ -677,10 +898,10 @@ const char *hiroba_constants(void) {
              "{" C(HIROBA_OK) "," C(HIROBA_EINVAL) "," C(HIROBA_ENOMEM) ","
              C(HIROBA_EIO) "," C(HIROBA_EFULL) "," C(HIROBA_ECORRUPT) ","
              C(HIROBA_EBUSY) "," C(HIROBA_EHANDLE) "," C(HIROBA_ECRYPTO) ","
-             C(HIROBA_EREJECTED) "," C(HIROBA_EINTERNAL) "}",
+             C(HIROBA_EREJECTED) "," C(HIROBA_EINTERNAL) "," C(HIROBA_ENOKEY) "}",
              HIROBA_OK, HIROBA_EINVAL, HIROBA_ENOMEM, HIROBA_EIO, HIROBA_EFULL,
              HIROBA_ECORRUPT, HIROBA_EBUSY, HIROBA_EHANDLE, HIROBA_ECRYPTO,
-             HIROBA_EREJECTED, HIROBA_EINTERNAL);
+             HIROBA_EREJECTED, HIROBA_EINTERNAL, HIROBA_ENOKEY);
   }
 #undef C
   return z;

@@ -37,6 +37,9 @@ extern "C" {
 #define HIROBA_ECRYPTO   (-8)  /* key generation or signing failed */
 #define HIROBA_EREJECTED (-9)  /* the event was refused (see hiroba_errmsg) */
 #define HIROBA_EINTERNAL (-10) /* a bug: SQLite or the engine misbehaved */
+#define HIROBA_ENOKEY    (-11) /* the identity's secret key is not in the
+                                  database (a signer holds it): nothing can
+                                  be signed here */
 
 /* Opens (creating if needed) the database at `path` and returns a positive
 ** handle. On first open a secret key is generated from the platform's
@@ -56,7 +59,9 @@ char *hiroba_identity(int db);
 ** {"kind": int, "content": string, "tags": [[string,...],...]} with an
 ** optional integer "created_at" (default: now; for replaceable kinds never
 ** earlier than the stored version + 1). Returns the signed event. Caller
-** frees. */
+** frees. HIROBA_ENOKEY when the identity is a public key alone (made for
+** a signer, which signs in JavaScript: hiroba.c's hiroba__prepare and
+** hiroba__post_signed). */
 char *hiroba_post(int db, const char *draft_json);
 
 /* Applies one frame from a peer, or a batch: a JSON array of frames, all

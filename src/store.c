@@ -136,6 +136,7 @@ struct store {
   sqlite3_stmt *aStmt[Q_COUNT];   /* prepared statements, see kSql */
   unsigned char self[32];         /* the local user's pubkey */
   int hasSelf;                    /* nonzero once self is known */
+  int selfPending;                /* self was set in the open transaction */
   store_policy policy;            /* what merge keeps, and the budget */
   unsigned char (*aFollow)[32];   /* followed pubkeys, sorted; owned */
   size_t nFollow;                 /* entries in aFollow */
@@ -269,7 +270,9 @@ int store_begin(store *s) {
 }
 
 int store_commit(store *s) {
-  return step_done(s, stmt(s, Q_COMMIT), "cannot commit");
+  int rc = step_done(s, stmt(s, Q_COMMIT), "cannot commit");
+  if (rc == 0) s->selfPending = 0;
+  return rc;
 }
 
 void store_rollback(store *s) {
@@ -280,14 +283,27 @@ void store_rollback(store *s) {
     sqlite3_step(p);
     sqlite3_reset(p);
   }
+  /* An identity set in it is gone too: self is the stored one again. */
+  if (s->selfPending) {
+    unsigned char pk[32];
+    s->selfPending = 0;
+    s->hasSelf = 0;
+    store_get_pubkey(s, pk);
+  }
 }
 
 /* --- identity ------------------------------------------------------------- */
 
+/* 0 and the value's n bytes in p; 1 when the key has no row; 2 when its
+** value is NULL; negative on error. */
 static int meta_get(store *s, const char *zKey, unsigned char *p, int n) {
   sqlite3_stmt *q = stmt(s, Q_META_GET);
   sqlite3_bind_text(q, 1, zKey, -1, SQLITE_STATIC);
   int rc = sqlite3_step(q);
+  if (rc == SQLITE_ROW && sqlite3_column_type(q, 0) == SQLITE_NULL) {
+    sqlite3_reset(q);
+    return 2;
+  }
   if (rc == SQLITE_ROW) {
     if (sqlite3_column_bytes(q, 0) != n) {
       sqlite3_reset(q);
@@ -304,31 +320,50 @@ static int meta_get(store *s, const char *zKey, unsigned char *p, int n) {
   return rc;
 }
 
+/* p NULL stores a NULL value. */
 static int meta_put(store *s, const char *zKey, const unsigned char *p, int n) {
   sqlite3_stmt *q = stmt(s, Q_META_PUT);
   sqlite3_bind_text(q, 1, zKey, -1, SQLITE_STATIC);
-  sqlite3_bind_blob(q, 2, p, n, SQLITE_STATIC);
+  if (p) sqlite3_bind_blob(q, 2, p, n, SQLITE_STATIC);
+  else sqlite3_bind_null(q, 2);
   return step_done(s, q, "cannot store the identity");
 }
 
+/* The identity is two meta rows: "pubkey" and "seckey". A secret held by
+** a signer (NIP-07) leaves "seckey" NULL rather than absent, so that an
+** older Hiroba refuses such a database ("wrong size") instead of taking
+** the missing row for a new database and making a key over it. */
 int store_get_secret(store *s, unsigned char seckey[32]) {
   int rc = meta_get(s, "seckey", seckey, 32);
-  if (rc == 0 && !s->hasSelf) {
-    rc = meta_get(s, "pubkey", s->self, 32);
-    if (rc == 1) {
+  if (rc == 2) rc = STORE_NO_SECRET;
+  if ((rc == 0 || rc == STORE_NO_SECRET) && !s->hasSelf) {
+    int rcPub = meta_get(s, "pubkey", s->self, 32);
+    if (rcPub > 0) {
       snprintf(s->zErr, sizeof s->zErr, "identity without a public key");
-      rc = HIROBA_ECORRUPT;
+      rcPub = HIROBA_ECORRUPT;
     }
-    s->hasSelf = rc == 0;
+    s->hasSelf = rcPub == 0;
+    if (rcPub) rc = rcPub;
   }
   return rc;
 }
 
-int store_set_identity(store *s, const unsigned char seckey[32],
+int store_get_pubkey(store *s, unsigned char pubkey[32]) {
+  if (!s->hasSelf) {
+    unsigned char sk[32];
+    int rc = store_get_secret(s, sk); /* learns self */
+    memset(sk, 0, sizeof sk);
+    if (rc < 0 || rc == 1) return rc;
+  }
+  memcpy(pubkey, s->self, 32);
+  return 0;
+}
+
+int store_set_identity(store *s, const unsigned char *seckey,
                        const unsigned char pubkey[32]) {
   int rc = meta_put(s, "seckey", seckey, 32);
   if (rc == 0) rc = meta_put(s, "pubkey", pubkey, 32);
-  if (rc == 0) { memcpy(s->self, pubkey, 32); s->hasSelf = 1; }
+  if (rc == 0) { memcpy(s->self, pubkey, 32); s->hasSelf = 1; s->selfPending = 1; }
   return rc;
 }
 

@@ -86,10 +86,16 @@ int store_commit(store *s);
 void store_rollback(store *s);
 
 /* The local user's secret key: 0 and the key when present, 1 when no
-** identity exists yet, negative on error. */
+** identity exists yet, STORE_NO_SECRET when the identity is a public key
+** alone (its secret is held by a signer, NIP-07), negative on error. */
+#define STORE_NO_SECRET 2
 int store_get_secret(store *s, unsigned char seckey[32]);
-/* Keeps the local identity (inside the caller's transaction). */
-int store_set_identity(store *s, const unsigned char seckey[32],
+/* The local user's public key: 0 and the key, 1 when no identity exists
+** yet, negative on error. */
+int store_get_pubkey(store *s, unsigned char pubkey[32]);
+/* Keeps the local identity (inside the caller's transaction); seckey
+** NULL keeps the public key alone. */
+int store_set_identity(store *s, const unsigned char *seckey,
                        const unsigned char pubkey[32]);
 
 /* created_at of the stored (pubkey, kind) event, or -1 when none. For the

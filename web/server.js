@@ -28,7 +28,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { clientKey } from './budget.js';
 import { createSignalServer } from './signal.js';
 import { createRelay } from '../relay/relay.js';
-import { PACKAGE_ROOT, shippedFile, shippedFilter } from './shipped.js';
+import { PACKAGE_ROOT, dependencyFile, linkDependencies, shippedFile, shippedFilter } from './shipped.js';
 import { loadVerifier } from './verify.js';
 
 const WEB = resolve(fileURLToPath(new URL('.', import.meta.url)));
@@ -80,7 +80,9 @@ function inside(root, relative) {
   return file.startsWith(root + sep) ? file : null;
 }
 
-async function serveFile(req, res, file, extra) {
+// transform: (file, text) -> text, for a module served as a bundler would
+// see it (shipped.js linkDependencies).
+async function serveFile(req, res, file, extra, transform = null) {
   let info;
   try {
     info = await stat(file);
@@ -88,7 +90,8 @@ async function serveFile(req, res, file, extra) {
     return plain(res, 404, 'not found\n', extra);
   }
   if (!info.isFile()) return plain(res, 404, 'not found\n', extra);
-  const body = await readFile(file);
+  let body = await readFile(file);
+  if (transform) body = Buffer.from(transform(file, body.toString('utf8')));
   res.writeHead(200, {
     'content-type': MIME[extname(file).toLowerCase()] ?? 'application/octet-stream',
     'content-length': body.length,
@@ -154,17 +157,22 @@ export async function startServer({
       }
 
       let file = null;
+      let transform = null;
       if (pathname === '/') {
         file = join(WEB, 'index.html');
       } else if (pathname.startsWith('/hiroba/')) {
         file = inside(PACKAGE_ROOT, pathname.slice('/hiroba/'.length));
-        if (file && !shippedFile(isShipped, file)) file = null;
+        if (file && shippedFile(isShipped, file)) {
+          if (extname(file) === '.js') transform = linkDependencies;
+        } else if (!file || !dependencyFile(file)) {
+          file = null;
+        }
       } else {
         file = inside(WEB, pathname.slice(1));
         if (PRIVATE.has(file)) file = null;
       }
       if (!file) return plain(res, 404, 'not found\n', isolation);
-      return await serveFile(req, res, file, isolation);
+      return await serveFile(req, res, file, isolation, transform);
     } catch (err) {
       if (!res.headersSent) plain(res, 500, 'internal error\n');
       else res.destroy();

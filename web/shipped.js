@@ -38,3 +38,34 @@ export function shippedFile(isShipped, file) {
   if (!rel || rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel)) return false;
   return isShipped(rel.split(sep).join('/'));
 }
+
+// The package's npm dependencies, as a page without a bundler can reach
+// them: a browser cannot resolve a bare import ('@noble/hashes/scrypt.js')
+// and a module worker has no import map. The dev server and the browser
+// test harness serve node_modules/<dependency>/ beside the package (at
+// /hiroba/node_modules/) and, in the package's own modules, point bare
+// imports of a dependency there, as a bundler would. Our dependencies'
+// subpaths name their files (e.g. '@noble/hashes/scrypt.js' is scrypt.js).
+const DEPENDENCIES = Object.keys(JSON.parse(readFileSync(resolve(PACKAGE_ROOT, 'package.json'), 'utf8')).dependencies ?? {});
+const BARE_IMPORT = /(\bfrom\s*|\bimport\s*\(\s*|^\s*import\s*)(['"])([^'"./][^'"]*)\2/gm;
+
+function dependencyOf(spec) {
+  return DEPENDENCIES.find((name) => spec === name || spec.startsWith(`${name}/`)) ?? null;
+}
+
+// An absolute file path -> whether it is a file of one of the package's
+// dependencies in its node_modules.
+export function dependencyFile(file) {
+  const rel = relative(resolve(PACKAGE_ROOT, 'node_modules'), resolve(file));
+  if (!rel || rel.startsWith('..') || isAbsolute(rel)) return false;
+  return dependencyOf(rel.split(sep).join('/')) !== null;
+}
+
+// A shipped module's text with its bare imports of dependencies made
+// relative URLs into /hiroba/node_modules/ (other text unchanged).
+export function linkDependencies(file, text) {
+  const rel = relative(PACKAGE_ROOT, resolve(file)).split(sep).join('/');
+  const up = '../'.repeat(rel.split('/').length - 1);
+  return text.replace(BARE_IMPORT, (whole, before, quote, spec) => (
+    dependencyOf(spec) ? `${before}${quote}${up}node_modules/${spec}${quote}` : whole));
+}

@@ -5,6 +5,9 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { finalizeEvent, generateSecretKey, getPublicKey, verifyEvent } from 'nostr-tools/pure';
+import { nip19 } from 'nostr-tools';
+import * as nip49 from 'nostr-tools/nip49';
+import { bytesToHex } from '@noble/hashes/utils.js';
 import { startServer, launchProfile, watchErrors } from './harness.js';
 
 let server;
@@ -192,6 +195,106 @@ test('openFeed({ secretKey }) in the browser: a nostr-tools key adopted, reopene
   assert.equal(out.again, out.pubkey);
   assert.equal(verifyEvent(out.post), true);
   assert.match(out.refused, /another identity/);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('exportKey in the browser: scrypt in the worker, an ncryptsec nostr-tools opens; an ncryptsec opens a feed', async () => {
+  const sk = generateSecretKey();
+  const hex = bytesToHex(sk);
+  const sealedByNostrTools = nip49.encrypt(sk, 'tools', 10);
+  const { page, errors } = await openPage();
+  const out = await page.evaluate(async ({ hex, sealedByNostrTools }) => {
+    const a = await window.hiroba.openFeed({ name: 'export', secretKey: hex });
+    const sealed = await a.exportKey({ passphrase: 'in the worker' });
+    // A second feed of the name works through the owner's worker.
+    const b = await window.hiroba.openFeed({ name: 'export' });
+    const fromFollower = await b.exportKey({ passphrase: 'follower', logN: 10 });
+    const nsec = await b.exportKey({ nsec: true });
+    let typeError = null;
+    try { await a.exportKey({}); } catch (e) { typeError = e instanceof TypeError; }
+    await b.close();
+    await a.close();
+    // A wrong passphrase creates nothing: the right one then adopts the
+    // key on a new database (an identity made meanwhile would refuse it).
+    let wrong = null;
+    try { await window.hiroba.openFeed({ name: 'sealed', secretKey: sealedByNostrTools, passphrase: 'nope' }); } catch (e) { wrong = [e.code, e.message]; }
+    const c = await window.hiroba.openFeed({ name: 'sealed', secretKey: sealedByNostrTools, passphrase: 'tools' });
+    const pubkey = (await c.identity()).pubkey;
+    await c.close();
+    // The page itself never loaded scrypt.
+    const pageLoaded = performance.getEntriesByType('resource').map((r) => r.name).filter((n) => /nip49|noble/.test(n));
+    return { sealed, fromFollower, nsec, typeError, wrong, pubkey, pageLoaded };
+  }, { hex, sealedByNostrTools });
+  assert.equal(bytesToHex(nip49.decrypt(out.sealed, 'in the worker')), hex);
+  assert.equal(bytesToHex(nip49.decrypt(out.fromFollower, 'follower')), hex);
+  assert.equal(out.nsec, nip19.nsecEncode(sk));
+  assert.equal(out.typeError, true);
+  assert.equal(out.wrong[0], -1);
+  assert.match(out.wrong[1], /wrong passphrase/);
+  assert.equal(out.pubkey, getPublicKey(sk));
+  assert.deepEqual(out.pageLoaded, []);
+  assert.deepEqual(errors, []);
+  await page.close();
+});
+
+test('openFeed({ name, signer }) in the browser: a page signer (signing in Node) posts; the post survives a reload; no signer, no post', async () => {
+  const sk = generateSecretKey();
+  const { page, errors } = await openPage();
+  // The page's window.nostr-like signer calls into Node, where nostr-tools
+  // holds the key: the secret never reaches the browser at all.
+  const signed = [];
+  await page.exposeFunction('nodeGetPublicKey', () => getPublicKey(sk));
+  await page.exposeFunction('nodeSignEvent', (template) => {
+    const event = JSON.parse(JSON.stringify(finalizeEvent(template, sk)));
+    signed.push(event);
+    return event;
+  });
+  const makeSigner = () => ({ getPublicKey: () => window.nodeGetPublicKey(), signEvent: (e) => window.nodeSignEvent(e) });
+  const first = await page.evaluate(async (makeSignerText) => {
+    const signer = (0, eval)(makeSignerText)();
+    const feed = await window.hiroba.openFeed({ name: 'signed', signer });
+    const { pubkey } = await feed.identity();
+    const seen = [];
+    feed.on('event', (e) => seen.push(e.id));
+    const post = await feed.post('signed in Node, stored in OPFS');
+    const follow = await feed.follow('79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798');
+    let exportRefused = null;
+    try { await feed.exportKey({ nsec: true }); } catch (e) { exportRefused = e.code; }
+    await new Promise((r) => setTimeout(r, 50));
+    await feed.close();
+    return { pubkey, post, follow, seen, exportRefused };
+  }, makeSigner.toString());
+  assert.equal(first.pubkey, getPublicKey(sk));
+  assert.equal(verifyEvent(structuredClone(first.post)), true);
+  assert.equal(first.post.pubkey, getPublicKey(sk));
+  assert.deepEqual(signed.map((e) => e.id), [first.post.id, first.follow.id]);
+  assert.deepEqual(first.seen, [first.post.id, first.follow.id], 'each announced once, through the worker');
+  assert.equal(first.exportRefused, -11);
+
+  await page.reload();
+  await page.evaluate(async () => { window.hiroba = await import('/hiroba/index.js'); });
+  const second = await page.evaluate(async ({ id, makeSignerText }) => {
+    const plain = await window.hiroba.openFeed({ name: 'signed' });
+    const { pubkey } = await plain.identity();
+    const events = await plain.query({ ids: [id] });
+    let refused = null;
+    try { await plain.post('no signer here'); } catch (e) { refused = [e.code, e.message]; }
+    await plain.close();
+    let other = null;
+    const stranger = { getPublicKey: () => '79be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798', signEvent: () => null };
+    try { await window.hiroba.openFeed({ name: 'signed', signer: stranger }); } catch (e) { other = e.message; }
+    const again = await window.hiroba.openFeed({ name: 'signed', signer: (0, eval)(makeSignerText)() });
+    const later = await again.post('and again');
+    await again.close();
+    return { pubkey, events, refused, other, later };
+  }, { id: first.post.id, makeSignerText: makeSigner.toString() });
+  assert.equal(second.pubkey, getPublicKey(sk));
+  assert.deepEqual(second.events, [first.post]);
+  assert.equal(second.refused[0], -11);
+  assert.match(second.refused[1], /signer/);
+  assert.match(second.other, /another identity/);
+  assert.equal(verifyEvent(structuredClone(second.later)), true);
   assert.deepEqual(errors, []);
   await page.close();
 });

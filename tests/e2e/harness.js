@@ -11,7 +11,7 @@ import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
-import { PACKAGE_ROOT, shippedFile, shippedFilter } from '../../web/shipped.js';
+import { PACKAGE_ROOT, dependencyFile, linkDependencies, shippedFile, shippedFilter } from '../../web/shipped.js';
 
 const repo = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -23,13 +23,15 @@ const MIME = {
   '.json': 'application/json',
 };
 
-// URL prefix -> folder, and which of its files are served (all when no
-// filter). /hiroba/ is the npm package as it ships, at its own paths
-// (/hiroba/js-glue/index.js, /hiroba/build/hiroba/hiroba.wasm), as the dev
-// server serves it.
+// URL prefix -> folder, which of its files are served (all when no
+// filter), and how a module's text is served. /hiroba/ is the npm package
+// as it ships, at its own paths (/hiroba/js-glue/index.js,
+// /hiroba/build/hiroba/hiroba.wasm), with its dependencies beside it, as
+// the dev server serves it.
 const isShipped = shippedFilter();
 const ROUTES = [
-  ['/hiroba/', PACKAGE_ROOT, (file) => shippedFile(isShipped, file)],
+  ['/hiroba/', PACKAGE_ROOT, (file) => shippedFile(isShipped, file) || dependencyFile(file),
+    (file, text) => (shippedFile(isShipped, file) ? linkDependencies(file, text) : text)],
   ['/pages/', join(repo, 'tests/e2e/pages')],
   ['/node_modules/', join(repo, 'node_modules')],
   ['/test-build/', join(repo, 'build/test')],
@@ -54,7 +56,8 @@ export async function startServer() {
       return;
     }
     try {
-      const body = await readFile(file);
+      let body = await readFile(file);
+      if (route[3] && extname(file) === '.js') body = Buffer.from(route[3](file, body.toString('utf8')));
       res.writeHead(200, {
         'content-type': MIME[extname(file)] ?? 'application/octet-stream',
         'cache-control': 'no-store',

@@ -407,6 +407,157 @@ static void test_state(void) {
   CHECK(hiroba_close(db) == 0);
 }
 
+/* The key shims of openFeed({ secretKey }) and feed.exportKey. */
+int hiroba__adopt_key(int db, const char *seckey_hex, int fresh);
+char *hiroba__secret_key(int db);
+
+static void test_keys(void) {
+  static const char zSk[] = "4242424242424242424242424242424242424242424242424242424242424242";
+  static const char zOther[] = "0101010101010101010101010101010101010101010101010101010101010101";
+  int db = hiroba_open(path("keys.db"));
+  CHECK(db > 0);
+  /* A new database's own random key is there to export. */
+  char *z = hiroba__secret_key(db);
+  CHECK(z && strlen(z) == 64 && strcmp(z, zSk) != 0);
+  hiroba_free(z);
+  CHECK(hiroba__adopt_key(db, zSk, 1) == 0);
+  z = hiroba__secret_key(db);
+  CHECK(z && strcmp(z, zSk) == 0);
+  hiroba_free(z);
+  /* The same key again is fine anywhere; another only on a fresh,
+  ** empty database; bad keys are codes. */
+  CHECK(hiroba__adopt_key(db, zSk, 0) == 0);
+  CHECK(hiroba__adopt_key(db, zOther, 0) == HIROBA_EINVAL && contains(hiroba_errmsg(), "another identity"));
+  CHECK(hiroba__adopt_key(db, "abc", 1) == HIROBA_EINVAL);
+  CHECK(hiroba__adopt_key(db, NULL, 1) == HIROBA_EINVAL);
+  CHECK(hiroba__adopt_key(db, "0000000000000000000000000000000000000000000000000000000000000000", 1) == HIROBA_EINVAL);
+  CHECK(hiroba__secret_key(99) == NULL && hiroba_errcode() == HIROBA_EHANDLE);
+  hiroba_close(db);
+  /* The key survives a reopen. */
+  db = hiroba_open(path("keys.db"));
+  z = hiroba__secret_key(db);
+  CHECK(z && strcmp(z, zSk) == 0);
+  hiroba_free(z);
+  hiroba_close(db);
+  remove_db("keys.db");
+}
+
+/* The signer shims of openFeed({ signer }): a database whose identity is
+** a public key alone. Here the "signer" is another database holding the
+** secret: hiroba__sign signs the unsigned event hiroba__prepare gives. */
+int hiroba__adopt_pubkey(int db, const char *pubkey_hex, int fresh);
+char *hiroba__prepare(int db, const char *draft_json);
+char *hiroba__post_signed(int db, const char *event_json, int *pIsNew);
+char *hiroba__sign(int db, const char *draft_json);
+
+static void test_signer(void) {
+  static const char zSk[] = "4242424242424242424242424242424242424242424242424242424242424242";
+  int holder = hiroba_open(path("holder.db"));
+  CHECK(hiroba__adopt_key(holder, zSk, 1) == 0);
+  char *zId = hiroba_identity(holder);
+  char zPk[65] = {0};
+  if (zId) memcpy(zPk, zId + 11, 64);
+  hiroba_free(zId);
+
+  int db = hiroba_open(path("signer.db"));
+  /* Bad public keys: not hex, and x values with no curve point. */
+  CHECK(hiroba__adopt_pubkey(db, "abc", 1) == HIROBA_EINVAL);
+  CHECK(hiroba__adopt_pubkey(db, NULL, 1) == HIROBA_EINVAL);
+  CHECK(hiroba__adopt_pubkey(db, "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff", 1) == HIROBA_EINVAL);
+  CHECK(hiroba__adopt_pubkey(db, "0000000000000000000000000000000000000000000000000000000000000005", 1) == HIROBA_EINVAL);
+  CHECK(hiroba__adopt_pubkey(db, zPk, 1) == 0);
+  zId = hiroba_identity(db);
+  CHECK(contains(zId, zPk));
+  hiroba_free(zId);
+  CHECK(hiroba__adopt_pubkey(db, zPk, 0) == 0); /* the same again: fine */
+
+  /* Nothing to sign with here: a clear code, nothing stored. */
+  CHECK(hiroba_post(db, "{\"kind\":1,\"content\":\"x\"}") == NULL && hiroba_errcode() == HIROBA_ENOKEY);
+  CHECK(contains(hiroba_errmsg(), "signer"));
+  CHECK(hiroba__sign(db, "{\"kind\":22242}") == NULL && hiroba_errcode() == HIROBA_ENOKEY);
+  CHECK(hiroba__secret_key(db) == NULL && hiroba_errcode() == HIROBA_ENOKEY);
+  CHECK(contains(hiroba_constants(), "\"HIROBA_ENOKEY\":-11"));
+
+  /* prepare -> signed elsewhere -> post_signed: stored as hiroba_post
+  ** stores, a second time a duplicate with the same event. */
+  CHECK(hiroba__prepare(db, "{\"kind\":-1}") == NULL && hiroba_errcode() == HIROBA_EINVAL);
+  char *zU = hiroba__prepare(db, "{\"kind\":1,\"content\":\"via a signer\",\"tags\":[[\"t\",\"x\"]]}");
+  CHECK(contains(zU, "{\"pubkey\":\"") && contains(zU, zPk) && contains(zU, "\"content\":\"via a signer\"") && !contains(zU, "\"sig\""));
+  char *zSigned = hiroba__sign(holder, zU ? zU : "{}");
+  int isNew = -1;
+  char *zStored = hiroba__post_signed(db, zSigned ? zSigned : "{}", &isNew);
+  CHECK(zStored && zSigned && strcmp(zStored, zSigned) == 0 && isNew == 1);
+  hiroba_free(zStored);
+  zStored = hiroba__post_signed(db, zSigned ? zSigned : "{}", &isNew);
+  CHECK(zStored && isNew == 0);
+  hiroba_free(zStored);
+  char *zq = hiroba_query(db, "{\"#t\":[\"x\"]}");
+  CHECK(count_objects(zq) == 1);
+  hiroba_free(zq);
+
+  /* Refused, and nothing stored: a forged signature, bad JSON, another
+  ** author's event. */
+  char *zForged = strdup(zSigned ? zSigned : "{}");
+  char *pSig = strstr(zForged, "\"sig\":\"");
+  if (pSig) pSig[7] = pSig[7] == '0' ? '1' : '0';
+  CHECK(hiroba__post_signed(db, zForged, &isNew) == NULL && hiroba_errcode() == HIROBA_EREJECTED);
+  CHECK(contains(hiroba_errmsg(), "refused") && (contains(hiroba_errmsg(), "signature") || contains(hiroba_errmsg(), "id")));
+  free(zForged);
+  CHECK(hiroba__post_signed(db, "not json", &isNew) == NULL && hiroba_errcode() == HIROBA_EREJECTED);
+  CHECK(hiroba__post_signed(db, NULL, &isNew) == NULL && hiroba_errcode() == HIROBA_EINVAL);
+  char *zOther = hiroba_post(holder, "{\"kind\":1,\"content\":\"not yours\"}");
+  int other = hiroba_open(path("other.db"));
+  char *zOtherU = hiroba__prepare(other, "{\"kind\":1,\"content\":\"not yours\"}");
+  char *zOtherSigned = hiroba_post(other, "{\"kind\":1,\"content\":\"by other\"}");
+  CHECK(hiroba__post_signed(db, zOtherSigned ? zOtherSigned : "{}", &isNew) == NULL && hiroba_errcode() == HIROBA_EREJECTED);
+  CHECK(contains(hiroba_errmsg(), "identity"));
+  hiroba_free(zOther); hiroba_free(zOtherU); hiroba_free(zOtherSigned);
+  hiroba_close(other);
+  remove_db("other.db");
+  zq = hiroba_query(db, "{}");
+  CHECK(count_objects(zq) == 1);
+  hiroba_free(zq);
+
+  /* Replaceable kinds: a second prepared update sorts after the first. */
+  char *zL1 = hiroba__prepare(db, "{\"kind\":3,\"tags\":[[\"p\",\"aa\"]]}");
+  char *zL1s = hiroba__sign(holder, zL1 ? zL1 : "{}");
+  hiroba_free(hiroba__post_signed(db, zL1s ? zL1s : "{}", &isNew));
+  char *zL2 = hiroba__prepare(db, "{\"kind\":3,\"tags\":[[\"p\",\"bb\"]]}");
+  cJSON *j1 = cJSON_Parse(zL1 ? zL1 : "{}"), *j2 = cJSON_Parse(zL2 ? zL2 : "{}");
+  CHECK(cJSON_GetObjectItem(j2, "created_at") && cJSON_GetObjectItem(j1, "created_at") &&
+        cJSON_GetObjectItem(j2, "created_at")->valuedouble > cJSON_GetObjectItem(j1, "created_at")->valuedouble);
+  cJSON_Delete(j1); cJSON_Delete(j2);
+  hiroba_free(zL1); hiroba_free(zL1s); hiroba_free(zL2);
+
+  /* Reopened, the identity is still the public key alone: no key was made. */
+  hiroba_close(db);
+  db = hiroba_open(path("signer.db"));
+  zId = hiroba_identity(db);
+  CHECK(contains(zId, zPk));
+  hiroba_free(zId);
+  CHECK(hiroba_post(db, "{\"kind\":1}") == NULL && hiroba_errcode() == HIROBA_ENOKEY);
+  /* Another identity is refused on a database with events, fresh or not. */
+  CHECK(hiroba__adopt_pubkey(db, "0000000000000000000000000000000000000000000000000000000000000001", 1) == HIROBA_EINVAL);
+  CHECK(contains(hiroba_errmsg(), "another identity"));
+  /* The secret, handed over, is kept: then the database signs itself. */
+  CHECK(hiroba__adopt_key(db, zSk, 0) == 0);
+  char *zPost = hiroba_post(db, "{\"kind\":1,\"content\":\"signed here\"}");
+  CHECK(contains(zPost, zPk));
+  hiroba_free(zPost);
+  char *zKey = hiroba__secret_key(db);
+  CHECK(zKey && strcmp(zKey, zSk) == 0);
+  hiroba_free(zKey);
+  /* And a signer may still be used on it. */
+  CHECK(hiroba__adopt_pubkey(db, zPk, 0) == 0);
+  zKey = hiroba__secret_key(db);
+  CHECK(zKey && strcmp(zKey, zSk) == 0);
+  hiroba_free(zKey);
+
+  hiroba_free(zU); hiroba_free(zSigned);
+  hiroba_close(db); hiroba_close(holder);
+  remove_db("signer.db"); remove_db("holder.db");
+}
+
 int main(void) {
   CHECK(mkdtemp(zDir) != NULL);
 
@@ -613,6 +764,8 @@ int main(void) {
   test_count();
   test_count_plan();
   test_state();
+  test_keys();
+  test_signer();
   rmdir(zDir);
   return check_report("test_engine");
 }
