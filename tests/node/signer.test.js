@@ -14,7 +14,8 @@ import WebSocket from 'ws';
 import { finalizeEvent, generateSecretKey, getPublicKey, verifyEvent } from 'nostr-tools/pure';
 import { bytesToHex } from '@noble/hashes/utils.js';
 
-import { openFeed, joinRelay, joinRoom } from '../../js-glue/node.js';
+import { openFeed } from '../../js-glue/node.js';
+import { joinRelay, joinRoom } from '../../js-glue/network.js';
 import { fetchIceServers } from '../../js-glue/turn-client.js';
 import { startRelay } from '../../relay/server.js';
 import { startServer } from '../../web/server.js';
