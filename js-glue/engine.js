@@ -7,6 +7,11 @@
 // returns is copied out and released with hiroba_free before returning.
 // No wasm pointer ever leaves this file.
 
+/**
+ * An engine failure: `code` is a negative HIROBA_E* number (docs/DESIGN.md
+ * §4), `operation` the call that failed. Hostile input is never one: it
+ * is a rejection with a reason inside a merge result.
+ */
 export class HirobaError extends Error {
   constructor(code, message, operation) {
     super(message);

@@ -37,7 +37,9 @@ const isReplaceable = (kind) => kind === 0 || kind === 3 || (kind >= 10000 && ki
 // are neither the user's nor followed go first, then the oldest followed.
 export const DEFAULT_POLICY = Object.freeze({ store: 'follows', maxBytes: 512 * 1024 * 1024 });
 
-// openFeed's `policy` option, checked, over the defaults.
+/**
+ * openFeed's `policy` option, checked, over the defaults.
+ */
 export function resolvePolicy(policy = {}) {
   if (typeof policy !== 'object' || policy === null) throw new TypeError('openFeed: policy must be an object');
   const out = { ...DEFAULT_POLICY, ...policy };
@@ -46,13 +48,15 @@ export function resolvePolicy(policy = {}) {
   return { store: out.store, maxBytes: out.maxBytes };
 }
 
-// openFeed's key options, checked: secretKey as 64 hex, an nsec, 32 bytes
-// or an ncryptsec (NIP-49) with its passphrase; or a signer (NIP-07, such
-// as window.nostr: getPublicKey() and signEvent(event), either may be
-// async), whose secret never enters Hiroba. -> { keyHex, ncryptsec,
-// signer }, null when not given: the caller decrypts an ncryptsec
-// (nip49.js; in the worker, in browsers) before anything is opened, so
-// that a wrong passphrase creates nothing.
+/**
+ * openFeed's key options, checked: secretKey as 64 hex, an nsec, 32 bytes
+ * or an ncryptsec (NIP-49) with its passphrase; or a signer (NIP-07, such
+ * as window.nostr: getPublicKey() and signEvent(event), either may be
+ * async), whose secret never enters Hiroba. -> { keyHex, ncryptsec,
+ * signer }, null when not given: the caller decrypts an ncryptsec
+ * (nip49.js; in the worker, in browsers) before anything is opened, so
+ * that a wrong passphrase creates nothing.
+ */
 export function resolveKeyOptions({ secretKey, passphrase, signer }) {
   if (signer !== undefined) {
     if (secretKey !== undefined) throw new TypeError('openFeed: secretKey or signer, not both');
@@ -69,8 +73,10 @@ export function resolveKeyOptions({ secretKey, passphrase, signer }) {
   return { keyHex: secretKey === undefined ? null : secretKeyHex(secretKey), ncryptsec: null, signer: signer ?? null };
 }
 
-// The signer's public key as 64 hex, checked before any database is
-// opened with it.
+/**
+ * The signer's public key as 64 hex, checked before any database is
+ * opened with it.
+ */
 export async function signerPubkey(signer) {
   let value;
   try {
@@ -158,15 +164,22 @@ export class Feed extends Emitter {
   }
 
   // --- engine calls -----------------------------------------------------------
+  /**
+   * The local user's public key (made on the database's first open, or
+   * the key or signer given to openFeed).
+   * @returns {Promise<{ pubkey: string }>} 64 lowercase hex
+   */
   async identity() {
     this._check();
     if (!this._pubkey) this._pubkey = (await this._backend.identity()).pubkey;
     return { pubkey: this._pubkey };
   }
 
-  // Signs and stores a draft {kind, content, tags}; returns the event.
-  // With a signer, the event it signs is checked, then stored exactly as
-  // the engine stores its own; anything wrong stores nothing.
+  /**
+   * Signs and stores a draft {kind, content, tags}; returns the event.
+   * With a signer, the event it signs is checked, then stored exactly as
+   * the engine stores its own; anything wrong stores nothing.
+   */
   async publish(draft) {
     this._check();
     let result;
@@ -185,8 +198,10 @@ export class Feed extends Emitter {
     return event;
   }
 
-  // Signs a draft {kind, content, tags} with the local identity without
-  // storing or announcing it (e.g. the signaling server's auth event).
+  /**
+   * Signs a draft {kind, content, tags} with the local identity without
+   * storing or announcing it (e.g. the signaling server's auth event).
+   */
   async sign(draft) {
     this._check();
     if (!this._signer) return JSON.parse(await this._backend.sign(JSON.stringify(draft)));
@@ -214,8 +229,10 @@ export class Feed extends Emitter {
     return checkSigned(JSON.parse(unsigned), signed, operation);
   }
 
-  // frame: an array/object (stringified here), a string, or a Uint8Array
-  // (bytes passed through exactly). A JSON array of frames is a batch.
+  /**
+   * frame: an array/object (stringified here), a string, or a Uint8Array
+   * (bytes passed through exactly). A JSON array of frames is a batch.
+   */
   async merge(frame) {
     this._check();
     const text = typeof frame === 'string' || frame instanceof Uint8Array
@@ -229,11 +246,13 @@ export class Feed extends Emitter {
     return result;
   }
 
-  // Frames that arrived on one peer connection `conn` (a number >= 1 the
-  // caller picks per connection: NIP-77 sessions are scoped to it), each
-  // applied and answered on its own, in one transaction. -> an array with
-  // one merge result per frame applied; it is shorter than `frames` when
-  // the results passed `budget` bytes (default 2 MiB): pass the rest again.
+  /**
+   * Frames that arrived on one peer connection `conn` (a number >= 1 the
+   * caller picks per connection: NIP-77 sessions are scoped to it), each
+   * applied and answered on its own, in one transaction. -> an array with
+   * one merge result per frame applied; it is shorter than `frames` when
+   * the results passed `budget` bytes (default 2 MiB): pass the rest again.
+   */
   async mergeBatch(conn, frames, budget = 0) {
     this._check();
     const results = JSON.parse(await this._backend.mergeBatch(conn, frames, budget));
@@ -244,29 +263,37 @@ export class Feed extends Emitter {
     return results;
   }
 
-  // Forgets a peer connection: its NIP-77 sessions close.
+  /**
+   * Forgets a peer connection: its NIP-77 sessions close.
+   */
   async connClose(conn) {
     this._check();
     await this._backend.connClose(conn);
   }
 
-  // A filter or an array of filters; no limit means every match.
+  /**
+   * A filter or an array of filters; no limit means every match.
+   */
   async query(filter) {
     this._check();
     return JSON.parse(await this._backend.query(JSON.stringify(filter)));
   }
 
-  // A small key-value store in the database (keys of 1-256 printable
-  // characters, JSON values up to 64 KiB, 1,024 keys): the sync driver
-  // keeps its per-relay bookkeeping there; an app may keep its own.
-  // -> the stored value, or null when the key has none.
+  /**
+   * A small key-value store in the database (keys of 1-256 printable
+   * characters, JSON values up to 64 KiB, 1,024 keys): the sync driver
+   * keeps its per-relay bookkeeping there; an app may keep its own.
+   * -> the stored value, or null when the key has none.
+   */
   async getState(key) {
     this._check();
     checkStateKey(key);
     return JSON.parse(await this._backend.stateGet(key));
   }
 
-  // value: anything JSON can hold; null (or undefined) deletes the key.
+  /**
+   * value: anything JSON can hold; null (or undefined) deletes the key.
+   */
   async setState(key, value) {
     this._check();
     checkStateKey(key);
@@ -277,19 +304,23 @@ export class Feed extends Emitter {
     await this._backend.stateSet(key, json === 'null' ? null : json);
   }
 
-  // How many stored events match a filter or an array of filters (NIP-45:
-  // an event several filters match counts once; limit is ignored), counted
-  // in SQL over the engine's indexes: no event is read into JavaScript.
+  /**
+   * How many stored events match a filter or an array of filters (NIP-45:
+   * an event several filters match counts once; limit is ignored), counted
+   * in SQL over the engine's indexes: no event is read into JavaScript.
+   */
   async count(filter) {
     this._check();
     return JSON.parse(await this._backend.count(JSON.stringify(filter))).count;
   }
 
-  // A live query: the stored events matching `filters` (a filter or an
-  // array of them, as query() takes), then oneose(), then every new event
-  // that matches as it is stored, from any source (own posts, peers,
-  // relays, other tabs), each once. -> { close() }. A bad filter ends the
-  // subscription with onclose(err) before anything is delivered.
+  /**
+   * A live query: the stored events matching `filters` (a filter or an
+   * array of them, as query() takes), then oneose(), then every new event
+   * that matches as it is stored, from any source (own posts, peers,
+   * relays, other tabs), each once. -> { close() }. A bad filter ends the
+   * subscription with onclose(err) before anything is delivered.
+   */
   subscribe(filters, { onevent = () => {}, oneose = () => {}, onclose = () => {} } = {}) {
     this._check();
     const list = Array.isArray(filters) ? filters : [filters];
@@ -333,23 +364,27 @@ export class Feed extends Emitter {
     return { close: () => close() };
   }
 
-  // Starts a NIP-77 reconciliation with a peer over the stored events
-  // matching one filter; returns the frame to send it,
-  // ['NEG-OPEN', sub, filter, hex]. Feed the peer's answers to merge():
-  // each result's "have" (ids we hold, the peer lacks) and "need" (ids
-  // the peer holds, we lack) grow the picture, and its replies go back to
-  // the peer, until one of them is ['NEG-CLOSE', sub]. Sessions are keyed
-  // by (conn, sub): a peer's answers go to mergeBatch(conn, ...) on the
-  // same connection (conn 0 is merge()'s own).
+  /**
+   * Starts a NIP-77 reconciliation with a peer over the stored events
+   * matching one filter; returns the frame to send it,
+   * ['NEG-OPEN', sub, filter, hex]. Feed the peer's answers to merge():
+   * each result's "have" (ids we hold, the peer lacks) and "need" (ids
+   * the peer holds, we lack) grow the picture, and its replies go back to
+   * the peer, until one of them is ['NEG-CLOSE', sub]. Sessions are keyed
+   * by (conn, sub): a peer's answers go to mergeBatch(conn, ...) on the
+   * same connection (conn 0 is merge()'s own).
+   */
   async negOpen(sub, filter, conn = 0) {
     this._check();
     return JSON.parse(await this._backend.negOpen(sub, JSON.stringify(filter), conn));
   }
 
-  // The identity's secret key, to take to another client: an ncryptsec
-  // (NIP-49) sealed with `passphrase`, whose scrypt costs 2^logN (16: 64
-  // MiB and about a second; in browsers it runs in the worker), or the
-  // bare nsec, only when asked for in so many words: { nsec: true }.
+  /**
+   * The identity's secret key, to take to another client: an ncryptsec
+   * (NIP-49) sealed with `passphrase`, whose scrypt costs 2^logN (16: 64
+   * MiB and about a second; in browsers it runs in the worker), or the
+   * bare nsec, only when asked for in so many words: { nsec: true }.
+   */
   async exportKey({ passphrase, logN = 16, nsec } = {}) {
     this._check();
     if (nsec === true) {
@@ -366,12 +401,15 @@ export class Feed extends Emitter {
     return this._backend.exportKey(nsec === true ? { nsec: true } : { passphrase, logN });
   }
 
-  // { ok, result } of SQLite's PRAGMA integrity_check on the database.
+  /**
+   * { ok, result } of SQLite's PRAGMA integrity_check on the database.
+   */
   async checkIntegrity() {
     this._check();
     return this._backend.integrityCheck();
   }
 
+  /** Closes the database (in browsers, this tab's worker too); later calls throw. */
   async close() {
     if (this._closed) return;
     this._closed = true;
@@ -379,6 +417,12 @@ export class Feed extends Emitter {
   }
 
   // --- the local user's events ------------------------------------------------
+  /**
+   * Publishes a kind-1 note.
+   * @param {string} text
+   * @param {{ tags?: string[][] }} [options]
+   * @returns {Promise<object>} the signed event
+   */
   post(text, { tags = [] } = {}) {
     if (typeof text !== 'string') throw new TypeError('post(text): text must be a string');
     return this.publish({ kind: 1, content: text, tags });
@@ -390,13 +434,20 @@ export class Feed extends Emitter {
     return event ?? null;
   }
 
+  /**
+   * The newest profile (kind 0) of an author (hex or npub), the local
+   * user's by default; null when none is stored or its content is no
+   * JSON object.
+   */
   async profile(pubkey) {
     const author = pubkey === undefined || pubkey === null ? (await this.identity()).pubkey : pubkeyHex(pubkey);
     const [event] = await this.query({ authors: [author], kinds: [0], limit: 1 });
     return event ? parseProfile(event) : null;
   }
 
-  // Merges the given fields into the current profile (kind 0).
+  /**
+   * Merges the given fields into the current profile (kind 0).
+   */
   async setProfile(fields = {}) {
     const current = await this._latest(0);
     const profile = current ? parseProfile(current) ?? {} : {};
@@ -415,7 +466,9 @@ export class Feed extends Emitter {
     return event ? event.tags.filter((t) => t[0] === 'p' && typeof t[1] === 'string').map((t) => t[1]) : [];
   }
 
+  /** Pubkeys the local user follows (their newest kind 3). */
   async following() { return this._list(3); }
+  /** Pubkeys the local user muted (their newest kind 10000). */
   async muted() { return this._list(10000); }
 
   // Adds or removes one "p" tag of a list kind, keeping every other tag
@@ -428,12 +481,19 @@ export class Feed extends Emitter {
     return this.publish({ kind, content: current?.content ?? '', tags });
   }
 
+  /**
+   * Follows, unfollows, mutes or unmutes an author (hex or npub) by
+   * publishing the list again with one "p" tag more or less.
+   * @returns {Promise<object>} the new list event
+   */
   follow(pubkey) { return this._editList(3, pubkey, true); }
   unfollow(pubkey) { return this._editList(3, pubkey, false); }
   mute(pubkey) { return this._editList(10000, pubkey, true); }
   unmute(pubkey) { return this._editList(10000, pubkey, false); }
 
-  // A NIP-25 reaction to an event ("+" by default).
+  /**
+   * A NIP-25 reaction to an event ("+" by default).
+   */
   async react(eventId, content = '+') {
     checkHex(eventId, 'eventId');
     const [target] = await this.query({ ids: [eventId] });
@@ -442,7 +502,9 @@ export class Feed extends Emitter {
     return this.publish({ kind: 7, content, tags });
   }
 
-  // A NIP-09 deletion of one of the local user's events.
+  /**
+   * A NIP-09 deletion of one of the local user's events.
+   */
   async delete(eventId) {
     checkHex(eventId, 'eventId');
     const { pubkey } = await this.identity();
@@ -455,8 +517,10 @@ export class Feed extends Emitter {
     return this.publish({ kind: 5, content: '', tags });
   }
 
-  // Posts of followed authors and self, newest first, each with its
-  // author's profile, reaction counts and reply count.
+  /**
+   * Posts of followed authors and self, newest first, each with its
+   * author's profile, reaction counts and reply count.
+   */
   async timeline({ limit = 50, until } = {}) {
     const { pubkey } = await this.identity();
     const authors = [...new Set([pubkey, ...(await this.following())])];

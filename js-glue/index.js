@@ -18,7 +18,9 @@ import { secretKeyHex } from './nip19.js';
 export { Feed } from './feed.js';
 export { HirobaError } from './engine.js';
 
-// What this browser lacks for Hiroba, or null.
+/**
+ * What this browser lacks for Hiroba, or null.
+ */
 export function unsupported() {
   if (typeof Worker !== 'function') return 'Web Workers';
   if (!globalThis.navigator?.storage?.getDirectory) return 'the Origin Private File System (OPFS)';
@@ -79,11 +81,21 @@ class WorkerClient {
   call(op, params) { return this.request('call', { op, params }); }
 }
 
-// secretKey: a key the user already has (64 hex, nsec, 32 bytes, or an
-// ncryptsec with its passphrase), adopted by a database this open creates
-// and checked against the identity of an existing one (a different key is
-// refused). signer: a NIP-07 signer (window.nostr) instead, called here
-// on the page; the worker gets only its public key and what it signed.
+/**
+ * Opens (or creates, with a new identity) the feed `name` of this origin:
+ * a module Worker runs the engine on OPFS; tabs that open the same name
+ * share one database. Rejects with a HirobaError: -1 when the browser
+ * lacks something (unsupported()), -6 (HIROBA_EBUSY) while it is held.
+ *
+ * secretKey: a key the user already has (64 hex, nsec, 32 bytes, or an
+ * ncryptsec with its passphrase), adopted by a database this open creates
+ * and checked against the identity of an existing one (a different key is
+ * refused). signer: a NIP-07 signer (window.nostr) instead, called here
+ * on the page; the worker gets only its public key and what it signed.
+ * policy: what to keep from peers (README "Storage policy").
+ * @param {{ name?: string, policy?: object, allowEmpty?: boolean, secretKey?: string | Uint8Array, passphrase?: string, signer?: object }} [options]
+ * @returns {Promise<import('./feed.js').Feed>}
+ */
 export async function openFeed({ name = 'default', policy, allowEmpty = false, secretKey, passphrase, signer } = {}) {
   const keys = resolveKeyOptions({ secretKey, passphrase, signer });
   const lacking = unsupported();

@@ -20,8 +20,10 @@ import { decryptKey, exportSecretKey } from './nip49.js';
 export { Feed } from './feed.js';
 export { HirobaError } from './engine.js';
 
-// What this runtime lacks for Hiroba: nothing in Node. Here so that code
-// importing 'hiroba' gets the same names under both conditions.
+/**
+ * What this runtime lacks for Hiroba: nothing in Node. Here so that code
+ * importing 'hiroba' gets the same names under both conditions.
+ */
 export function unsupported() { return null; }
 
 // Compiled once per process; every feed gets its own instance (its own
@@ -81,6 +83,13 @@ function createWithIdentity(engine, path) {
   }
 }
 
+/**
+ * Opens (or creates, with a new identity) the feed on a database file;
+ * the same Feed as in browsers. Options as the browser's openFeed, with
+ * `path` instead of `name`.
+ * @param {{ path: string, policy?: object, allowEmpty?: boolean, secretKey?: string | Uint8Array, passphrase?: string, signer?: object }} options
+ * @returns {Promise<import('./feed.js').Feed>}
+ */
 export async function openFeed({ path, policy, allowEmpty = false, secretKey, passphrase, signer } = {}) {
   if (typeof path !== 'string' || !path) throw new TypeError('openFeed({ path }): path is required');
   const keys = resolveKeyOptions({ secretKey, passphrase, signer });

@@ -51,6 +51,15 @@ async function probeNip77(url, fetchImpl) {
   }
 }
 
+/**
+ * Keeps the feed in sync with one Nostr relay (ws:// or wss://): fetches
+ * followed authors' events (NIP-77 where the relay speaks it, REQ paging
+ * otherwise), pushes the user's own events from a persistent outbox, stays
+ * live, reconnects with back-off. -> the link: url, state, stats(),
+ * on('state' | 'sync' | 'error'), resync(), leave().
+ * @param {import('./feed.js').Feed} feed
+ * @param {{ url: string, nip77?: boolean, WebSocket?: Function, fetch?: Function }} options
+ */
 export async function joinRelay(feed, {
   url, WebSocket = globalThis.WebSocket, fetch: fetchImpl = globalThis.fetch, limits: limitOverrides,
   nip77,

@@ -21,6 +21,15 @@ import { fetchIceServers } from './turn-client.js';
 
 export { matchFilter };
 
+/**
+ * Joins a room: finds its peers through the signaling server (signalUrl),
+ * keeps at most poolSize WebRTC connections (least recently used goes),
+ * and keeps the feed in sync with each. Node passes RTCPeerConnection and
+ * WebSocket. -> the room: peers, stats(), on('peer' | 'sync' | 'error'),
+ * resync(), leave().
+ * @param {import('./feed.js').Feed} feed
+ * @param {{ signalUrl: string, room: string, poolSize?: number, turnUrl?: string, idleMs?: number }} options
+ */
 export async function joinRoom(feed, {
   signalUrl, room, poolSize = 8, turnUrl, idleMs,
   RTCPeerConnection = globalThis.RTCPeerConnection, WebSocket = globalThis.WebSocket,

@@ -85,10 +85,12 @@ const HEX64 = /^[0-9a-f]{64}$/;
 
 const now = () => performance.now();
 
-// Options -> the relay. db: the SQLite file. allow: pubkeys (hex) that may
-// write (none: anyone); allowFollows: also whom they follow (their newest
-// kind 3). auth: { write, read } require NIP-42 AUTH first. maxBytes: the
-// database's size budget (0: none). name/description: NIP-11.
+/**
+ * Options -> the relay. db: the SQLite file. allow: pubkeys (hex) that may
+ * write (none: anyone); allowFollows: also whom they follow (their newest
+ * kind 3). auth: { write, read } require NIP-42 AUTH first. maxBytes: the
+ * database's size budget (0: none). name/description: NIP-11.
+ */
 export async function createRelay({
   db,
   name = 'Hiroba relay',

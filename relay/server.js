@@ -11,8 +11,10 @@ import { createServer } from 'node:http';
 
 import { createRelay } from './relay.js';
 
-// Options: port (0: ephemeral), host, and everything createRelay takes.
-// -> { url, httpUrl, port, relay, server, close() }
+/**
+ * Options: port (0: ephemeral), host, and everything createRelay takes.
+ * -> { url, httpUrl, port, relay, server, close() }
+ */
 export async function startRelay({ port = 7777, host = '127.0.0.1', ...options } = {}) {
   const relay = await createRelay(options);
   const server = createServer((req, res) => {

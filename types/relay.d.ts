@@ -53,6 +53,9 @@ export interface RunningRelay {
   httpUrl: string;
   port: number;
   relay: Relay;
+  /** The HTTP server it listens on. */
+  server: import('node:http').Server;
+  /** Closes the relay, then the server. */
   close(): Promise<void>;
 }
 
