@@ -203,10 +203,16 @@ export async function joinRelay(feed, {
 
   return {
     url,
+    /** connecting, open, offline (waiting to reconnect) or closed. */
     get state() { return state; },
+    /**
+     * Listens to 'state' ({ url, state }), 'sync' (progress), 'error' (a refused
+     * event, a dropped relay, ...).
+     */
     on(name, fn) { events.on(name, fn); return this; },
+    /** Stops listening. */
     off(name, fn) { events.off(name, fn); return this; },
-    // What this relay has cost and brought, this connection and before.
+    /** What this relay has cost and brought, this connection and before. */
     stats() {
       const now = link?.stats() ?? {};
       return {
@@ -223,8 +229,10 @@ export async function joinRelay(feed, {
         progress: lastProgress,
       };
     },
-    // Syncs again (e.g. after following someone); reconnects at once if
-    // the relay is down.
+    /**
+     * Syncs again (e.g. after following someone); reconnects at once if
+     * the relay is down.
+     */
     resync() {
       if (left) return;
       if (link) {
@@ -236,6 +244,7 @@ export async function joinRelay(feed, {
         connect();
       }
     },
+    /** Disconnects for good and stops syncing. */
     leave() {
       if (left) return;
       left = true;

@@ -181,12 +181,15 @@ export async function joinRoom(feed, {
   await signal.connect();
 
   return {
+    /** The connected peers: { pubkey, state, route }. */
     get peers() {
       return [...links.values()].map(({ peer }) => peerInfo(peer));
     },
-    // Bytes on the data channels (chunk headers included), all peers so
-    // far; peers dropped for misbehaving and those still kept away; and
-    // per connected peer what it costs us.
+    /**
+     * Bytes on the data channels (chunk headers included), all peers so
+     * far; peers dropped for misbehaving and those still kept away; and
+     * per connected peer what it costs us.
+     */
     stats() {
       let bytesSent = closedBytes.sent;
       let bytesReceived = closedBytes.received;
@@ -200,12 +203,18 @@ export async function joinRoom(feed, {
       const bannedNow = [...banned].filter(([, until]) => until > now).map(([pk]) => pk);
       return { bytesSent, bytesReceived, dropped, banned: bannedNow, peers };
     },
+    /**
+     * Listens to 'peer' (a peer's { pubkey, state, route } changed), 'sync' (a
+     * peer's sync progress), 'error' (a peer dropped, no TURN, ...).
+     */
     on(name, fn) { events.on(name, fn); return this; },
+    /** Stops listening. */
     off(name, fn) { events.off(name, fn); return this; },
-    // Reconciles again with every connected peer (e.g. after following).
+    /** Reconciles again with every connected peer (e.g. after following). */
     resync() {
       for (const { peer, link } of links.values()) if (peer.state === 'open') startSync(link);
     },
+    /** Disconnects for good and stops syncing. */
     leave() {
       if (left) return;
       left = true;
