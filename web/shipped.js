@@ -6,7 +6,7 @@
 // a page that works there imports nothing the package lacks;
 // tests/node/package.test.js checks this reading against `npm pack`.
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { isAbsolute, relative, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -42,23 +42,37 @@ export function shippedFile(isShipped, file) {
 // The package's npm dependencies, as a page without a bundler can reach
 // them: a browser cannot resolve a bare import ('@noble/hashes/scrypt.js')
 // and a module worker has no import map. The dev server and the browser
-// test harness serve node_modules/<dependency>/ beside the package (at
-// /hiroba/node_modules/) and, in the package's own modules, point bare
+// test harness serve the modules of the dependencies that the package's
+// browser side (js-glue/) imports from node_modules/ beside the package
+// (at /hiroba/node_modules/) and, in the package's own modules, point bare
 // imports of a dependency there, as a bundler would. Our dependencies'
 // subpaths name their files (e.g. '@noble/hashes/scrypt.js' is scrypt.js).
-const DEPENDENCIES = Object.keys(JSON.parse(readFileSync(resolve(PACKAGE_ROOT, 'package.json'), 'utf8')).dependencies ?? {});
 const BARE_IMPORT = /(\bfrom\s*|\bimport\s*\(\s*|^\s*import\s*)(['"])([^'"./][^'"]*)\2/gm;
+const DEPENDENCIES = Object.keys(JSON.parse(readFileSync(resolve(PACKAGE_ROOT, 'package.json'), 'utf8')).dependencies ?? {});
 
-function dependencyOf(spec) {
-  return DEPENDENCIES.find((name) => spec === name || spec.startsWith(`${name}/`)) ?? null;
+function dependencyOf(spec, names = DEPENDENCIES) {
+  return names.find((name) => spec === name || spec.startsWith(`${name}/`)) ?? null;
 }
 
-// An absolute file path -> whether it is a file of one of the package's
-// dependencies in its node_modules.
+// The dependencies js-glue/ imports (not the servers' own, such as ws).
+const BROWSER_DEPENDENCIES = (() => {
+  const found = new Set();
+  const dir = resolve(PACKAGE_ROOT, 'js-glue');
+  for (const name of readdirSync(dir).filter((f) => f.endsWith('.js'))) {
+    for (const m of readFileSync(resolve(dir, name), 'utf8').matchAll(BARE_IMPORT)) {
+      const dep = dependencyOf(m[3]);
+      if (dep) found.add(dep);
+    }
+  }
+  return [...found];
+})();
+
+// An absolute file path -> whether it is a module (.js) of a dependency
+// the package's browser side imports, in its node_modules.
 export function dependencyFile(file) {
   const rel = relative(resolve(PACKAGE_ROOT, 'node_modules'), resolve(file));
-  if (!rel || rel.startsWith('..') || isAbsolute(rel)) return false;
-  return dependencyOf(rel.split(sep).join('/')) !== null;
+  if (!rel || rel.startsWith('..') || isAbsolute(rel) || !rel.endsWith('.js')) return false;
+  return dependencyOf(rel.split(sep).join('/'), BROWSER_DEPENDENCIES) !== null;
 }
 
 // A shipped module's text with its bare imports of dependencies made

@@ -931,12 +931,22 @@ test('dev server: routes, types, 404s, no traversal, no COOP/COEP by default', a
   assert.equal(head.status, 200);
   assert.equal(head.body.length, 0);
 
+  // The modules of the dependencies js-glue/ imports are served beside the
+  // package, and its modules' bare imports point there (no bundler here).
+  const nip49 = await get(app.port, '/hiroba/js-glue/nip49.js');
+  assert.match(nip49.body.toString(), /from '\.\.\/node_modules\/@noble\/hashes\/scrypt\.js'/);
+  assert.doesNotMatch(nip49.body.toString(), /from '@noble\//);
+  const scrypt = await get(app.port, '/hiroba/node_modules/@noble/hashes/scrypt.js');
+  assert.equal(scrypt.status, 200);
+  assert.match(scrypt.headers['content-type'], /^text\/javascript/);
+
   // What the package does not ship is not served there: the old flat
   // layout, the test module, sources, tests, the server's own files.
   for (const path of ['/nope', '/hiroba/nope.js', '/hiroba/', '/hiroba', '/index.htm', '/hiroba/index.js',
     '/hiroba/hiroba.wasm', '/hiroba/js-glue/', '/hiroba/build/hiroba-test/hiroba.wasm', '/hiroba/build/test/vfs_suite.mjs',
     '/hiroba/js-glue/storage-library.js', '/hiroba/src/hiroba.c', '/hiroba/tests/node/helpers.js', '/hiroba/web/server.js', '/hiroba/web/index.html',
-    '/hiroba/package.json', '/hiroba/package-lock.json', '/hiroba/node_modules/ws/package.json', '/hiroba/.git/HEAD']) {
+    '/hiroba/package.json', '/hiroba/package-lock.json', '/hiroba/node_modules/ws/package.json', '/hiroba/node_modules/ws/index.js',
+    '/hiroba/node_modules/@noble/hashes/package.json', '/hiroba/node_modules/nostr-tools/lib/esm/index.js', '/hiroba/.git/HEAD']) {
     const r = await get(app.port, path);
     assert.equal(r.status, 404, path);
     assert.match(r.headers['content-type'], /^text\/plain/, path);
