@@ -1,4 +1,4 @@
-// datachannel.bench.js -- issue 7, benchmark 5: sync goodput between two
+// datachannel.bench.js -- sync goodput between two
 // Chromium profiles over a real RTCDataChannel, against the raw
 // throughput of a DataChannel between the same two browsers in the same
 // run.

@@ -1,4 +1,4 @@
-// load-engine.bench.js -- issue 7's load figures for the engine: the wasm
+// load-engine.bench.js -- the load figures of the engine: the wasm
 // engine in Node (openFeed, the Node entry) on a database of 1,000,000
 // real signed events, with the same figures on 10,000 events as anchors.
 //

@@ -1,4 +1,4 @@
-// load-signal.bench.js -- issue 7's load figures for the signaling server
+// load-signal.bench.js -- the load figures of the signaling server
 // (web/signal.js behind web/server.js): 1,000 concurrent WebSocket clients
 // on loopback, 50 rooms of 20, each joining and answering the kind-22242
 // challenge with its own key, then signalling its room mates.

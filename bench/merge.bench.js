@@ -1,4 +1,4 @@
-// merge.bench.js -- issue 7: merging 100,000 signed events (id and
+// merge.bench.js -- merging 100,000 signed events (id and
 // signature checked, then stored) in the wasm engine under Node, against
 // the same C built natively (clang, the native flavour's -O2) merging the
 // same bytes. Target: wasm time <= 1.5 x native time.

@@ -1,4 +1,4 @@
-// negentropy.bench.js -- issue 7: what a Negentropy (NIP-77) re-sync costs
+// negentropy.bench.js -- what a Negentropy (NIP-77) re-sync costs
 // on the wire, against sending everything. Two feeds share 10,000 events
 // and one (B) has 10 more; A re-syncs with B the way js-glue/sync.js does
 // on connect: NEG-OPEN over the authors it follows, NEG-MSG rounds until

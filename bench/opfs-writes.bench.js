@@ -1,4 +1,4 @@
-// opfs-writes.bench.js -- issue 7, benchmark 2: SQLite writes on OPFS
+// opfs-writes.bench.js -- SQLite writes on OPFS
 // through our VFS vs sqlite-wasm's opfs-sahpool VFS (the one that, like
 // ours, needs no COOP/COEP), in one headless Chromium on a persistent
 // profile (on-disk OPFS), each in a dedicated worker of the same page.

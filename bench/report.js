@@ -1,4 +1,4 @@
-// report.js -- how every benchmark states a figure (issue 7): the figure
+// report.js -- how every benchmark states a figure (README "Speed"): the figure
 // itself, the anchor measured in the same run, and their ratio, because
 // on shared, noisy machines an absolute time alone means little.
 //
@@ -8,7 +8,7 @@
 //     value: 4.2, unit: 's',            // ours
 //     anchor: 'same C, native -O2', anchorValue: 3.1,
 //     better: 'lower',                  // 'lower' (times, bytes) or 'higher' (rates)
-//     target: 1.5,                      // issue 7's target for the ratio, if any
+//     target: 1.5,                      // the target for the ratio, if any
 //     note: 'optional detail',
 //   });
 //

@@ -1,4 +1,4 @@
-// size-startup.bench.js -- issue 7, benchmark 6: what a page pays before
+// size-startup.bench.js -- what a page pays before
 // Hiroba answers, against @sqlite.org/sqlite-wasm.
 //   - module size: build/hiroba/hiroba.wasm vs sqlite-wasm's sqlite3.wasm,
 //     raw and gzip -9 (node:zlib), which is what travels over the wire;

@@ -1,4 +1,4 @@
-// verify.bench.js -- issue 7: event verifications per second, in one Node
+// verify.bench.js -- event verifications per second, in one Node
 // process on the same events: our wasm engine (hiroba__verify: strict
 // JSON parse, event shape and limits, id hash, BIP-340 check, all in C)
 // against nostr-wasm (libsecp256k1 in wasm behind a JS wrapper) and

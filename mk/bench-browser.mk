@@ -1,4 +1,4 @@
-# bench-browser.mk -- what the three browser benchmarks of issue 7 need
+# bench-browser.mk -- what the three browser benchmarks need
 # built beyond `make wasm` (bench/opfs-writes, bench/datachannel,
 # bench/size-startup): the raw-SQL wasm program bench/wasm/vfs_bench.c,
 # which runs SQLite on our VFS without the engine. It is built like the

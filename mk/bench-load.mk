@@ -1,4 +1,4 @@
-# bench-load.mk -- the load figures of issue 7 (bench/load-*.bench.js):
+# bench-load.mk -- the load figures (bench/load-*.bench.js):
 # the native event generator and loader that build the cached 1,000,000-
 # event database (build/bench/load/) the wasm engine is measured on.
 # Included by mk/bench.mk.

@@ -1,4 +1,4 @@
-# bench-node.mk -- what the Node benchmarks of issue 7 need built natively
+# bench-node.mk -- what the Node benchmarks need built natively
 # (included by mk/bench.mk): bench/merge.bench.js compares the wasm engine
 # with the same C built natively, and bench/lib/events.js signs its corpus
 # with the engine's own crypto.c. Both link build/native/libhiroba.a with

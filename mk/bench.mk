@@ -1,4 +1,4 @@
-# bench.mk -- `make bench` (issue 7): every bench/*.bench.js, one process
+# bench.mk -- `make bench`: every bench/*.bench.js, one process
 # each, through bench/run.js, which prints each figure with its anchor and
 # ratio and writes the README's table to test-output/bench/table.md.
 # BENCH=name runs only the bench files whose name contains it.

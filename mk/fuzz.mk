@@ -1,4 +1,4 @@
-# fuzz.mk -- libFuzzer targets (issue 7). Included by the Makefile.
+# fuzz.mk -- libFuzzer targets. Included by the Makefile.
 #
 #   make fuzz              builds the three fuzz targets (tests/fuzz/) and
 #                          runs each for FUZZ_SECONDS (default 60), one after
