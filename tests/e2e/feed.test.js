@@ -273,7 +273,7 @@ test('openFeed({ name, signer }) in the browser: a page signer (signing in Node)
   assert.equal(first.exportRefused, -11);
 
   await page.reload();
-  await page.evaluate(async () => { window.hiroba = await import('/hiroba/index.js'); });
+  await page.evaluate(async () => { window.hiroba = await import('/hiroba/js-glue/index.js'); });
   const second = await page.evaluate(async ({ id, makeSignerText }) => {
     const plain = await window.hiroba.openFeed({ name: 'signed' });
     const { pubkey } = await plain.identity();
