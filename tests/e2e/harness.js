@@ -14,6 +14,7 @@ import { fileURLToPath } from 'node:url';
 import { describe } from 'node:test';
 import { chromium } from 'playwright-core';
 import puppeteer from 'puppeteer-core';
+import { Locator } from './locator.js';
 
 import { PACKAGE_ROOT, dependencyFile, linkDependencies, shippedFile, shippedFilter } from '../../web/shipped.js';
 
@@ -257,6 +258,33 @@ class Page {
   // -> a Buffer of the PNG (also written to `path` when given).
   async screenshot({ path, fullPage = false } = {}) {
     return Buffer.from(await this.raw.screenshot({ path, fullPage }));
+  }
+
+  // fn runs in every document the page loads, before its own scripts.
+  addInitScript(fn) {
+    if (this.browser === 'chromium') return this.raw.addInitScript(fn);
+    return this.raw.evaluateOnNewDocument(fn);
+  }
+
+  setContent(html) { return this.raw.setContent(html); }
+
+  // The DOM as a user meets it: playwright's locators in Chromium, the same
+  // calls over puppeteer in Firefox (locator.js).
+  locator(selector, options) {
+    if (this.browser === 'chromium') return this.raw.locator(selector, options);
+    return Locator.of(this.raw, selector, options);
+  }
+
+  // page.fill(selector, ...) and the like: playwright's own in Chromium.
+  fill(selector, value) { return this.#act('fill', selector, value); }
+  click(selector) { return this.#act('click', selector); }
+  press(selector, key) { return this.#act('press', selector, key); }
+  inputValue(selector) { return this.#act('inputValue', selector); }
+  getAttribute(selector, name) { return this.#act('getAttribute', selector, name); }
+
+  #act(what, selector, ...args) {
+    if (this.browser === 'chromium') return this.raw[what](selector, ...args);
+    return this.locator(selector)[what](...args);
   }
 }
 
