@@ -73,6 +73,30 @@ eachBrowser((browser) => {
     await page.close();
   });
 
+  test('a post survives closing the browser and starting it again on the same profile', async () => {
+    const { page, errors } = await openPage();
+    const first = await page.evaluate(async () => {
+      const feed = await window.hiroba.openFeed({ name: 'restart' });
+      const event = await feed.post('before the restart');
+      await feed.close();
+      return event;
+    });
+    assert.deepEqual(errors, []);
+    await profile.restart();
+    const again = await openPage();
+    const out = await again.page.evaluate(async (id) => {
+      const feed = await window.hiroba.openFeed({ name: 'restart' });
+      const events = await feed.query({ ids: [id] });
+      const integrity = await feed.checkIntegrity();
+      await feed.close();
+      return { events, integrity };
+    }, first.id);
+    assert.deepEqual(out.events, [first]);
+    assert.equal(out.integrity.ok, true);
+    assert.deepEqual(again.errors, []);
+    await again.page.close();
+  });
+
   test('feed.on("event") reports local posts and accepted merges', async () => {
     const { page, errors } = await openPage();
     const seen = await page.evaluate(async () => {

@@ -133,26 +133,10 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
   '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync'];
 
-// A persistent profile in a fresh temp folder: real on-disk OPFS that
-// survives a browser restart (incognito contexts keep OPFS in memory).
-// -> { context, dir, close() }; close() also removes the folder unless
-// keepDir (to reopen the same profile later, then remove it yourself).
-export async function launchProfile({ dir, keepDir = false } = {}) {
-  const folder = dir ?? await mkdtemp(join(tmpdir(), 'hiroba-profile-'));
-  const context = await chromium.launchPersistentContext(folder, {
-    executablePath: '/usr/bin/chromium',
-    args: ARGS,
-    headless: true,
-  });
-  return {
-    context,
-    dir: folder,
-    close: async () => {
-      await context.close().catch(() => {});
-      if (!keepDir) await rm(folder, { recursive: true, force: true });
-    },
-  };
-}
+// Chromium on a persistent profile, as the benches use it (bench/lib/):
+// launchBrowser('chromium', { dir, keepDir }), whose `context` is
+// playwright's BrowserContext. -> { context, dir, close(), ... }
+export const launchProfile = (options) => launchBrowser('chromium', options);
 
 // The browsers a ported suite runs in: HIROBA_BROWSERS=chromium,firefox
 // (the default), or either alone.
@@ -181,7 +165,8 @@ const FIREFOX_PREFS = {
 };
 
 // One browser on a persistent profile in `dir` (default: a fresh temp
-// folder), the same few operations in either engine:
+// folder): real on-disk OPFS that survives a browser restart (incognito
+// contexts keep OPFS in memory). The same few operations in either engine:
 //   { browser, dir, newPage(), restart(), close(), context }
 // newPage() -> a Page (below); restart() closes the browser and starts it
 // again on the same profile (its OPFS kept); close() also removes the
