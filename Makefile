@@ -10,7 +10,8 @@
 #   make test       setup, build, then every suite: the typed examples
 #                   (tsc, tests/types), native C tests, the fuzz
 #                   seeds and regressions, node --test, browser tests
-#                   (tests/e2e, headless Chromium)
+#                   (tests/e2e, headless Chromium and Firefox; set
+#                   HIROBA_BROWSERS=chromium or =firefox for one)
 #   make demo       setup, build, serve the demo on http://127.0.0.1:8080
 #   make bench      setup, build, run bench/*.bench.js: every figure with its
 #                   anchor and ratio (mk/bench.mk; BENCH=name runs some)

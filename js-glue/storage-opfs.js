@@ -54,6 +54,9 @@ const RETRY_PAUSE_MS = 10;
 function codeOf(err) {
   switch (err && err.name) {
     case 'QuotaExceededError': return STORAGE_EFULL;
+    // Firefox's word for it when a truncate would pass the origin's quota
+    // (or the disk is full); its writes there write 0 bytes instead.
+    case 'NS_ERROR_FILE_NO_DEVICE_SPACE': return STORAGE_EFULL;
     // On an open handle, NoModificationAllowedError means another handle
     // (another tab or worker) holds the file.
     case 'NoModificationAllowedError': return STORAGE_EBUSY;
@@ -66,6 +69,8 @@ function codeOf(err) {
 
 function describe(err) {
   if (err && err.name && err.message) return `${err.name}: ${err.message}`;
+  // Firefox's NS_ERROR_* exceptions have a name and an empty message.
+  if (err && err.name) return err.name;
   return String(err && err.message ? err.message : err);
 }
 
@@ -256,7 +261,7 @@ function createPool(handles, { directory, path, files, foundEmpty = false, creat
         let done = 0;
         while (done < view.length) {
           const n = f.handle.write(view.subarray(done), { at: offset + done });
-          if (!(n > 0)) return failMsg(STORAGE_EFULL, `write ${directory}/${f.path}: no bytes written`);
+          if (!(n > 0)) return failMsg(STORAGE_EFULL, `write ${directory}/${f.path}: no bytes written (storage quota or disk full)`);
           done += n;
         }
         return 0;

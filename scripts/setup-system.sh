@@ -8,8 +8,10 @@ need=()
 command -v emcc   >/dev/null 2>&1 || need+=(emscripten)
 command -v clang  >/dev/null 2>&1 || need+=(clang)
 command -v dpkg-source >/dev/null 2>&1 || need+=(dpkg-dev)
-# Headless browser tests drive Debian's chromium (never a downloaded one).
+# Headless browser tests drive Debian's chromium and firefox-esr (never
+# downloaded ones).
 command -v chromium >/dev/null 2>&1 || need+=(chromium)
+command -v firefox-esr >/dev/null 2>&1 || need+=(firefox-esr)
 command -v turnserver >/dev/null 2>&1 || need+=(coturn)
 # clang's sanitizer and libFuzzer runtimes for the native test build.
 dpkg -s libclang-rt-14-dev >/dev/null 2>&1 || need+=(libclang-rt-14-dev)

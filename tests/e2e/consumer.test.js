@@ -3,8 +3,9 @@
 //
 //   - Vite: the app (index.html + src/main.js doing import { openFeed }
 //     from 'hiroba', no vite config) is built with this repository's vite
-//     and served as static files; in Chromium it opens a feed and posts,
-//     and after a reload the post is read back from OPFS.
+//     and served as static files; in Chromium and Firefox (as
+//     HIROBA_BROWSERS says) it opens a feed and posts, and after a reload
+//     the post is read back from OPFS.
 //   - Node, in that app (the "node" condition): openFeed({ path }), post,
 //     close, reopen, the post is there; 'hiroba/sync' gives joinRoom and
 //     joinRelay, 'hiroba/relay' the relay server.
@@ -26,7 +27,7 @@ import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 
-import { launchProfile, watchErrors } from './harness.js';
+import { BROWSERS, launchBrowser } from './harness.js';
 
 const run = promisify(execFile);
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -197,18 +198,19 @@ test('a default Vite build emits the worker and the wasm, and no sync code', asy
   }
 });
 
-test('in Chromium the built app posts, and after a reload reads the post from OPFS', async () => {
-  const profile = await launchProfile();
+for (const browser of BROWSERS) test(`the built app posts, and after a reload reads the post from OPFS [${browser}]`, async () => {
+  const profile = await launchBrowser(browser);
+  const firstRequest = served.length;   // this browser's requests follow
   try {
-    const page = await profile.context.newPage();
-    const errors = watchErrors(page);
+    const page = await profile.newPage();
+    const errors = page.errors;
     const load = async (url) => {
       await page.goto(url);
       await page.waitForFunction(() => document.getElementById('status').textContent !== 'starting', null, { timeout: 30000 });
       return {
-        status: await page.textContent('#status'),
-        pubkey: await page.textContent('#pubkey'),
-        posts: await page.$$eval('#posts li', (items) => items.map((li) => li.textContent)),
+        status: await page.locator('#status').textContent(),
+        pubkey: await page.locator('#pubkey').textContent(),
+        posts: await page.locator('#posts li').evaluateAll((items) => items.map((li) => li.textContent)),
       };
     };
     const first = await load(`${server.origin}/?post=${encodeURIComponent('hello from vite')}`);
@@ -219,7 +221,7 @@ test('in Chromium the built app posts, and after a reload reads the post from OP
     assert.equal(again.pubkey, first.pubkey, 'the same identity after the reload');
     assert.deepEqual(again.posts, ['hello from vite'], 'the post, read back from OPFS');
     assert.deepEqual(errors, []);
-    const wasm = served.filter((r) => r.path.endsWith('.wasm'));
+    const wasm = served.slice(firstRequest).filter((r) => r.path.endsWith('.wasm'));
     assert.ok(wasm.length > 0, 'the worker fetched the wasm');
     for (const r of wasm) assert.equal(r.type, 'application/wasm');
   } finally {

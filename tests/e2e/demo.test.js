@@ -1,5 +1,6 @@
 // demo.test.js -- the demo page (web/index.html + app.js) driven like a
-// user would, each user a Chromium profile of its own (its own OPFS):
+// user would, each user a browser profile of its own (its own OPFS), every
+// test once per browser of HIROBA_BROWSERS (Chromium, Firefox):
 //   1. two users meet in a room, name themselves, follow each other from
 //      the peer panel, post, react, delete, mute, and reload;
 //   2. store and forward: A posts and leaves, C joins and gets A's post
@@ -13,14 +14,15 @@
 // from Carol's list first, so her post can only have come from Bob.
 // Screenshots of every window at each step go to test-output/e2e/demo-*.png,
 // and one of two windows side by side to demo-side-by-side.png (the
-// README's picture is a copy of it).
+// README's picture is a copy of Chromium's); Firefox's are named
+// demo-firefox-*.png. Each browser's users meet in rooms of their own.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { launchProfile, startDemoServer, watchErrors } from './harness.js';
+import { BROWSERS, launchBrowser, startDemoServer } from './harness.js';
 import { startCoturn } from '../shared/coturn.js';
 
 const OUT = fileURLToPath(new URL('../../test-output/e2e/', import.meta.url));
@@ -29,8 +31,8 @@ const LONG = 60_000;
 const COTURN_SECRET = 'demo-e2e-coturn-secret';
 
 let server;
-let coturn = null;
-let relayServer = null;
+const coturns = [];
+const relayServers = [];
 const profiles = [];
 
 before(async () => {
@@ -41,26 +43,37 @@ before(async () => {
 after(async () => {
   for (const p of profiles) await p.close();
   await server?.close();
-  await relayServer?.close();
-  await coturn?.stop();
+  for (const r of relayServers) await r.close();
+  for (const c of coturns) await c.stop();
 });
 
-// A user: a fresh profile with the page open at `path` (query and hash).
-// `before` runs in the page before its own scripts (to take features away);
-// `init` too, for a page that still starts (e.g. to set its relay list).
-async function user(label, viewport, path, on = server, before = null, init = null) {
-  const profile = await launchProfile();
+// Closes the browsers a test opened (after() closes them when it failed).
+async function closeUsers() {
+  for (const p of profiles.splice(0)) await p.close();
+}
+
+// Each browser's screenshots and rooms are its own; Chromium's keep the
+// names they had before there were two browsers.
+const tagOf = (browser) => (browser === 'chromium' ? '' : `${browser}-`);
+
+// A user: a fresh profile of `browser` with the page open at `path` (query
+// and hash; the hash, the room, gets the browser's tag). `before` runs in
+// the page before its own scripts (to take features away); `init` too,
+// for a page that still starts (e.g. to set its relay list).
+async function user(browser, label, viewport, path, on = server, before = null, init = null) {
+  const profile = await launchBrowser(browser);
   profiles.push(profile);
-  const page = await profile.context.newPage();
+  const page = await profile.newPage();
   if (before) await page.addInitScript(before);
   if (init) await page.addInitScript(init);
   await page.setViewportSize(viewport);
-  const errors = watchErrors(page);
-  await page.goto(`${on.url}${path}`);
-  if (before) return { label, page, errors, profile };
+  const tag = tagOf(browser);
+  await page.goto(`${on.url}${tag ? path.replace('#', `#${tag}`) : path}`);
+  label = `${tag}${label}`;
+  if (before) return { label, page, errors: page.errors, profile };
   await page.locator('#my-pubkey[data-pubkey]').waitFor({ timeout: LONG });
   const pubkey = await page.locator('#my-pubkey').getAttribute('data-pubkey');
-  return { label, page, errors, pubkey, profile };
+  return { label, page, errors: page.errors, pubkey, profile };
 }
 
 async function setName(u, name) {
@@ -88,7 +101,7 @@ async function sideBySide(users, file) {
     await u.page.evaluate(() => { document.activeElement?.blur(); window.scrollTo(0, 0); });
     images.push((await u.page.screenshot()).toString('base64'));
   }
-  const page = await users[0].profile.context.newPage();
+  const page = await users[0].profile.newPage();
   try {
     await page.setViewportSize({ width: 1600, height: 1000 });
     await page.setContent(`<div id="pair" style="display:inline-flex;gap:16px;padding:16px;background:#8a8680;align-items:flex-start">${
@@ -99,14 +112,17 @@ async function sideBySide(users, file) {
   }
 }
 
+// name -> async (browser) => ..., run once per browser at the end.
+const tests = [];
+
 const shot = (u, step) => u.page.screenshot({ path: join(OUT, `demo-${step}-${u.label}.png`), fullPage: true });
 const shots = (users, step) => Promise.all(users.map((u) => shot(u, step)));
 const postByText = (u, text) => u.page.locator('#timeline .post', { has: u.page.locator('.post-content', { hasText: text }) });
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-test('demo page: two users meet, follow, post, react, delete, mute, reload', async () => {
-  const alice = await user('alice', { width: 1000, height: 760 }, '#e2e-demo');
-  const bob = await user('bob', { width: 420, height: 760 }, '#e2e-demo');   // narrow: single column
+tests.push(['demo page: two users meet, follow, post, react, delete, mute, reload', async (browser) => {
+  const alice = await user(browser, 'alice', { width: 1000, height: 760 }, '#e2e-demo');
+  const bob = await user(browser, 'bob', { width: 420, height: 760 }, '#e2e-demo');   // narrow: single column
   await shots([alice, bob], '1-loaded');
   for (const u of [alice, bob]) {
     // Fresh profiles: nothing yet, said so.
@@ -142,7 +158,7 @@ test('demo page: two users meet, follow, post, react, delete, mute, reload', asy
   await atBob.locator('button.react').click();
   await postByText(alice, 'hello from Alice').locator('.reaction-count', { hasText: /^1$/ }).waitFor({ timeout: LONG });
   await shots([alice, bob], '4-reacted');
-  await sideBySide([alice, bob], 'demo-side-by-side.png');
+  await sideBySide([alice, bob], `demo-${tagOf(browser)}side-by-side.png`);
 
   // Alice deletes her post; it disappears at Bob.
   await postByText(alice, 'hello from Alice').locator('button.delete').click();
@@ -179,14 +195,15 @@ test('demo page: two users meet, follow, post, react, delete, mute, reload', asy
     assert.equal(await u.page.locator('#banner').isHidden(), true, `${u.label}: error banner shown`);
   }
   assert.deepEqual([...alice.errors, ...bob.errors], []);
-});
+  await closeUsers();
+}]);
 
 // The user removed every relay (on a first visit: later visits keep it so).
 const noRelays = () => { if (localStorage.getItem('hiroba-relays') === null) localStorage.setItem('hiroba-relays', '[]'); };
 
-test('store and forward: A posts and leaves, C joins and gets the post from B', async () => {
-  const alice = await user('fwd-alice', { width: 900, height: 700 }, '#e2e-forward', server, null, noRelays);
-  const bob = await user('fwd-bob', { width: 900, height: 700 }, '#e2e-forward', server, null, noRelays);
+tests.push(['store and forward: A posts and leaves, C joins and gets the post from B', async (browser) => {
+  const alice = await user(browser, 'fwd-alice', { width: 900, height: 700 }, '#e2e-forward', server, null, noRelays);
+  const bob = await user(browser, 'fwd-bob', { width: 900, height: 700 }, '#e2e-forward', server, null, noRelays);
   await setName(alice, 'Alice');
   await followFromPanel(bob, alice);
   await alice.page.fill('#compose-text', 'Alice wrote this before she left');
@@ -199,7 +216,7 @@ test('store and forward: A posts and leaves, C joins and gets the post from B', 
   await shot(bob, 'fwd-1-alice-gone');
 
   // Carol arrives, pastes Alice's key, and gets her post (and name) from Bob.
-  const carol = await user('fwd-carol', { width: 900, height: 700 }, '#e2e-forward', server, null, noRelays);
+  const carol = await user(browser, 'fwd-carol', { width: 900, height: 700 }, '#e2e-forward', server, null, noRelays);
   assert.equal(await carol.page.locator('#relays .relay').count(), 0);
   await peerRow(carol, bob).waitFor({ timeout: LONG });
   await carol.page.fill('#follow-input', alice.pubkey);
@@ -214,15 +231,18 @@ test('store and forward: A posts and leaves, C joins and gets the post from B', 
     bob.pubkey, { timeout: LONG });
   await shot(carol, 'fwd-2-carol');
   assert.deepEqual([...bob.errors, ...carol.errors], []);
-});
+  await closeUsers();
+}]);
 
-test('relay only (?ice=relay) through a real coturn: the panel says "relayed via TURN"', async () => {
-  coturn = await startCoturn({ secret: COTURN_SECRET });
-  relayServer = await startDemoServer({
+tests.push(['relay only (?ice=relay) through a real coturn: the panel says "relayed via TURN"', async (browser) => {
+  const coturn = await startCoturn({ secret: COTURN_SECRET });
+  coturns.push(coturn);
+  const relayServer = await startDemoServer({
     turnEnv: { TURN_SECRET: COTURN_SECRET, TURN_URLS: `turn:127.0.0.1:${coturn.port}?transport=udp` },
   });
-  const alice = await user('relay-alice', { width: 900, height: 700 }, '?ice=relay#e2e-relay', relayServer);
-  const bob = await user('relay-bob', { width: 900, height: 700 }, '?ice=relay#e2e-relay', relayServer);
+  relayServers.push(relayServer);
+  const alice = await user(browser, 'relay-alice', { width: 900, height: 700 }, '?ice=relay#e2e-relay', relayServer);
+  const bob = await user(browser, 'relay-bob', { width: 900, height: 700 }, '?ice=relay#e2e-relay', relayServer);
   for (const [u, other] of [[alice, bob], [bob, alice]]) {
     await peerRow(u, other).waitFor({ timeout: LONG });
     await u.page.locator(`#peers .peer[data-pubkey="${other.pubkey}"][data-route="relayed"]`).waitFor({ timeout: LONG });
@@ -237,10 +257,13 @@ test('relay only (?ice=relay) through a real coturn: the panel says "relayed via
   assert.match(coturn.log(), /ALLOCATE processed, success/);
   assert.match(coturn.log(), /(CHANNEL_BIND|CREATE_PERMISSION) processed, success/);
   assert.deepEqual([...alice.errors, ...bob.errors], []);
-});
+  await closeUsers();
+  await relayServers.pop().close();
+  await coturns.pop().stop();
+}]);
 
-test('a browser without OPFS, or without WebRTC, is told so plainly', async () => {
-  const noOpfs = await user('no-opfs', { width: 800, height: 500 }, '#e2e-lacking', server,
+tests.push(['a browser without OPFS, or without WebRTC, is told so plainly', async (browser) => {
+  const noOpfs = await user(browser, 'no-opfs', { width: 800, height: 500 }, '#e2e-lacking', server,
     () => { delete Object.getPrototypeOf(navigator.storage).getDirectory; });
   const box = noOpfs.page.locator('#unsupported');
   await box.waitFor({ timeout: LONG });
@@ -249,7 +272,7 @@ test('a browser without OPFS, or without WebRTC, is told so plainly', async () =
   await shot(noOpfs, 'lacking-opfs');
 
   // Without WebRTC the feed still works locally; the room says why it is empty.
-  const noRtc = await user('no-webrtc', { width: 800, height: 600 }, '#e2e-lacking', server,
+  const noRtc = await user(browser, 'no-webrtc', { width: 800, height: 600 }, '#e2e-lacking', server,
     () => { delete window.RTCPeerConnection; delete window.webkitRTCPeerConnection; });
   await noRtc.page.locator('#room-status', { hasText: 'no WebRTC' }).waitFor({ timeout: LONG });
   assert.match(await noRtc.page.locator('#no-peers').textContent(), /lacks WebRTC/);
@@ -258,14 +281,17 @@ test('a browser without OPFS, or without WebRTC, is told so plainly', async () =
   await postByText(noRtc, 'kept locally').waitFor({ timeout: LONG });
   await shot(noRtc, 'lacking-webrtc');
   assert.deepEqual([...noOpfs.errors, ...noRtc.errors], []);
-});
+  await closeUsers();
+}]);
 
-test('a malformed room name in the URL (#50%) is taken as typed, not a stuck page', async () => {
-  const u = await user('bad-hash', { width: 800, height: 600 }, '#50%25%', server);
-  assert.equal(await u.page.locator('#room-name').textContent(), '50%25%');
-  await u.page.locator('#room-status', { hasText: 'Room “50%25%”' }).waitFor({ timeout: LONG });
+tests.push(['a malformed room name in the URL (#50%) is taken as typed, not a stuck page', async (browser) => {
+  const u = await user(browser, 'bad-hash', { width: 800, height: 600 }, '#50%25%', server);
+  const room = `${tagOf(browser)}50%25%`;
+  assert.equal(await u.page.locator('#room-name').textContent(), room);
+  await u.page.locator('#room-status', { hasText: `Room “${room}”` }).waitFor({ timeout: LONG });
   assert.deepEqual(u.errors, []);
-});
+  await closeUsers();
+}]);
 
 // The timeline of `u`, as the ids shown, top to bottom.
 const shownIds = (u) => u.page.locator('#timeline .post').evaluateAll((rows) => rows.map((r) => r.dataset.id));
@@ -278,16 +304,16 @@ const expectedIds = (u) => u.page.evaluate(async () => {
 });
 const stats = (u) => u.page.evaluate(() => ({ ...window.__hirobaDemoStats }));
 
-test('live timeline: a second tab\'s post and a followed peer\'s synced posts appear without reload, at the cost of a render per frame', async () => {
+tests.push(['live timeline: a second tab\'s post and a followed peer\'s synced posts appear without reload, at the cost of a render per frame', async (browser) => {
   const N = 300;
-  const dave = await user('live-dave', { width: 1000, height: 800 }, '#e2e-live', server, null, noRelays);
+  const dave = await user(browser, 'live-dave', { width: 1000, height: 800 }, '#e2e-live', server, null, noRelays);
   await dave.page.locator('#empty').waitFor({ state: 'visible', timeout: LONG });
 
   // A second tab on the same feed (in a room of its own: one key joining
   // the same room twice would take its own place at the signaling server).
-  const tab = await dave.profile.context.newPage();
-  const tabErrors = watchErrors(tab);
-  await tab.goto(`${server.url}#e2e-live-tab`);
+  const tab = await dave.profile.newPage();
+  const tabErrors = tab.errors;
+  await tab.goto(`${server.url}#${tagOf(browser)}e2e-live-tab`);
   await tab.locator('#my-pubkey[data-pubkey]').waitFor({ timeout: LONG });
   assert.equal(await tab.locator('#my-pubkey').getAttribute('data-pubkey'), dave.pubkey);
   await tab.fill('#compose-text', 'from the second tab');
@@ -297,7 +323,7 @@ test('live timeline: a second tab\'s post and a followed peer\'s synced posts ap
 
   // Erin writes N posts, names herself and reacts to her newest post, all
   // before Dave follows her: they reach him by sync, in a burst.
-  const erin = await user('live-erin', { width: 900, height: 700 }, '#e2e-live', server, null, noRelays);
+  const erin = await user(browser, 'live-erin', { width: 900, height: 700 }, '#e2e-live', server, null, noRelays);
   await setName(erin, 'Erin');
   const newest = await erin.page.evaluate(async (n) => {
     let last = null;
@@ -336,7 +362,7 @@ test('live timeline: a second tab\'s post and a followed peer\'s synced posts ap
   await erin.page.click('#post-button');
   await dave.page.locator('#timeline .post:first-child .post-content', { hasText: 'Erin, live' }).waitFor({ timeout: LONG });
   // The window only: a hundred posts make the whole page 13,000 pixels tall.
-  await dave.page.screenshot({ path: join(OUT, 'demo-live-1-synced-live-dave.png') });
+  await dave.page.screenshot({ path: join(OUT, `demo-live-1-synced-${dave.label}.png`) });
   await postByText(erin, 'Erin, live').locator('button.delete').click();
   await postByText(dave, 'Erin, live').waitFor({ state: 'detached', timeout: LONG });
   await dave.page.waitForFunction(() => document.querySelectorAll('#timeline .post').length === 100, null, { timeout: LONG });
@@ -348,4 +374,9 @@ test('live timeline: a second tab\'s post and a followed peer\'s synced posts ap
   assert.deepEqual(await shownIds(dave), await expectedIds(dave));
   await shot(dave, 'live-2-unfollowed');
   assert.deepEqual([...dave.errors, ...tabErrors, ...erin.errors], []);
-});
+  await closeUsers();
+}]);
+
+for (const browser of BROWSERS) {
+  for (const [name, fn] of tests) test(`${name} [${browser}]`, () => fn(browser));
+}

@@ -1,15 +1,20 @@
 // harness.js -- what every browser test needs: a static server for the
 // browser package and test pages (or the dev server with its relay, for
-// the demo page), and Debian's headless Chromium driven by playwright-core
-// (never a downloaded browser). Everything started here is
-// stopped by the returned close functions; tests call them in after().
+// the demo page), and Debian's headless browsers (never downloaded ones):
+// Chromium driven by playwright-core, Firefox ESR by puppeteer-core over
+// WebDriver BiDi (Debian ships no geckodriver), both behind one small
+// interface (launchBrowser). Everything started here is stopped by the
+// returned close functions; tests call them in after().
 
 import { createServer } from 'node:http';
 import { readFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { describe } from 'node:test';
 import { chromium } from 'playwright-core';
+import puppeteer from 'puppeteer-core';
+import { Locator } from './locator.js';
 
 import { PACKAGE_ROOT, dependencyFile, linkDependencies, shippedFile, shippedFilter } from '../../web/shipped.js';
 
@@ -122,31 +127,150 @@ export async function startDemoServer(options = {}) {
   };
 }
 
-// Flags verified on these machines (see TOOLCHAIN.md): without the
+// Flags verified on these machines: without the
 // networking ones Chromium floods the closed network with connections.
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
   '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync'];
 
-// A persistent profile in a fresh temp folder: real on-disk OPFS that
-// survives a browser restart (incognito contexts keep OPFS in memory).
-// -> { context, dir, close() }; close() also removes the folder unless
-// keepDir (to reopen the same profile later, then remove it yourself).
-export async function launchProfile({ dir, keepDir = false } = {}) {
-  const folder = dir ?? await mkdtemp(join(tmpdir(), 'hiroba-profile-'));
-  const context = await chromium.launchPersistentContext(folder, {
-    executablePath: '/usr/bin/chromium',
-    args: ARGS,
-    headless: true,
-  });
+// Chromium on a persistent profile, as the benches use it (bench/lib/):
+// launchBrowser('chromium', { dir, keepDir }), whose `context` is
+// playwright's BrowserContext. -> { context, dir, close(), ... }
+export const launchProfile = (options) => launchBrowser('chromium', options);
+
+// The browsers a ported suite runs in: HIROBA_BROWSERS=chromium,firefox
+// (the default), or either alone.
+const KNOWN = ['chromium', 'firefox'];
+export const BROWSERS = (process.env.HIROBA_BROWSERS || KNOWN.join(','))
+  .split(',').map((b) => b.trim()).filter(Boolean);
+for (const b of BROWSERS) {
+  if (!KNOWN.includes(b)) throw new Error(`HIROBA_BROWSERS: unknown browser ${JSON.stringify(b)} (known: ${KNOWN.join(', ')})`);
+}
+
+// Runs fn(browser) inside a describe() per browser of BROWSERS, so that a
+// suite's before/after hooks launch and close one browser at a time.
+export function eachBrowser(fn) {
+  for (const browser of BROWSERS) describe(`[${browser}]`, () => fn(browser));
+}
+
+// Firefox prefs for WebRTC between two profiles on this machine: host
+// candidates in the clear (no mDNS names, which nothing here resolves),
+// loopback allowed, and no permission prompt a headless browser could not
+// answer.
+const FIREFOX_PREFS = {
+  'media.peerconnection.ice.loopback': true,
+  'media.peerconnection.ice.no_host': false,
+  'media.peerconnection.ice.obfuscate_host_addresses': false,
+  'media.navigator.permission.disabled': true,
+};
+
+// One browser on a persistent profile in `dir` (default: a fresh temp
+// folder): real on-disk OPFS that survives a browser restart (incognito
+// contexts keep OPFS in memory). The same few operations in either engine:
+//   { browser, dir, newPage(), restart(), close(), context }
+// newPage() -> a Page (below); restart() closes the browser and starts it
+// again on the same profile (its OPFS kept); close() also removes the
+// folder unless keepDir. `prefs` are extra Firefox prefs (ignored by
+// Chromium). `context` is playwright's BrowserContext in Chromium (for
+// what only Chromium has, the DevTools protocol), null in Firefox.
+export async function launchBrowser(browser, { dir, keepDir = false, prefs = {} } = {}) {
+  if (!KNOWN.includes(browser)) throw new Error(`unknown browser ${browser}`);
+  const folder = dir ?? await mkdtemp(join(tmpdir(), `hiroba-${browser}-`));
+  let engine = null;
+  const start = async () => {
+    if (browser === 'chromium') {
+      engine = await chromium.launchPersistentContext(folder, {
+        executablePath: '/usr/bin/chromium', args: ARGS, headless: true,
+      });
+    } else {
+      engine = await puppeteer.launch({
+        browser: 'firefox', executablePath: '/usr/bin/firefox-esr', headless: true,
+        userDataDir: folder, extraPrefsFirefox: { ...FIREFOX_PREFS, ...prefs },
+      });
+    }
+  };
+  const stop = async () => {
+    const e = engine;
+    engine = null;
+    await e?.close().catch(() => {});
+  };
+  try {
+    await start();
+  } catch (err) {
+    if (!dir) await rm(folder, { recursive: true, force: true });
+    throw err;
+  }
   return {
-    context,
+    browser,
     dir: folder,
+    get context() { return browser === 'chromium' ? engine : null; },
+    newPage: async () => new Page(browser, await engine.newPage()),
+    restart: async () => { await stop(); await start(); },
     close: async () => {
-      await context.close().catch(() => {});
+      await stop();
       if (!keepDir) await rm(folder, { recursive: true, force: true });
     },
   };
+}
+
+// A tab, the same in either engine: its console errors and uncaught
+// exceptions collect in `errors`; `raw` is the engine's own page object.
+// evaluate and waitForFunction pass one argument, as playwright does.
+class Page {
+  constructor(browser, raw) {
+    this.browser = browser;
+    this.raw = raw;
+    this.errors = watchErrors(raw);
+  }
+
+  goto(url) { return this.raw.goto(url); }
+  reload() { return this.raw.reload(); }
+  evaluate(fn, arg) { return this.raw.evaluate(fn, arg); }
+  exposeFunction(name, fn) { return this.raw.exposeFunction(name, fn); }
+  close() { return this.raw.close(); }
+
+  // Resolves once fn(arg), run in the page (it may be async), is truthy.
+  waitForFunction(fn, arg, { timeout = 30_000 } = {}) {
+    if (this.browser === 'chromium') return this.raw.waitForFunction(fn, arg, { timeout });
+    return this.raw.waitForFunction(fn, { timeout, polling: 50 }, arg);
+  }
+
+  setViewportSize({ width, height }) {
+    if (this.browser === 'chromium') return this.raw.setViewportSize({ width, height });
+    return this.raw.setViewport({ width, height });
+  }
+
+  // -> a Buffer of the PNG (also written to `path` when given).
+  async screenshot({ path, fullPage = false } = {}) {
+    return Buffer.from(await this.raw.screenshot({ path, fullPage }));
+  }
+
+  // fn runs in every document the page loads, before its own scripts.
+  addInitScript(fn) {
+    if (this.browser === 'chromium') return this.raw.addInitScript(fn);
+    return this.raw.evaluateOnNewDocument(fn);
+  }
+
+  setContent(html) { return this.raw.setContent(html); }
+
+  // The DOM as a user meets it: playwright's locators in Chromium, the same
+  // calls over puppeteer in Firefox (locator.js).
+  locator(selector, options) {
+    if (this.browser === 'chromium') return this.raw.locator(selector, options);
+    return Locator.of(this.raw, selector, options);
+  }
+
+  // page.fill(selector, ...) and the like: playwright's own in Chromium.
+  fill(selector, value) { return this.#act('fill', selector, value); }
+  click(selector) { return this.#act('click', selector); }
+  press(selector, key) { return this.#act('press', selector, key); }
+  inputValue(selector) { return this.#act('inputValue', selector); }
+  getAttribute(selector, name) { return this.#act('getAttribute', selector, name); }
+
+  #act(what, selector, ...args) {
+    if (this.browser === 'chromium') return this.raw[what](selector, ...args);
+    return this.locator(selector)[what](...args);
+  }
 }
 
 // Collects a page's console errors and uncaught exceptions, so a test can

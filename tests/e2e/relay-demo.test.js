@@ -12,14 +12,15 @@
 //      says the post waits for the relay -- across a reload too. The relay
 //      comes back; her outbox delivers the post and Carol sees it.
 //   4. Carol removes the relay; the page remembers that after a reload.
-// Screenshots go to test-output/e2e/relay-demo-*.png.
+// Once per browser of HIROBA_BROWSERS. Screenshots go to
+// test-output/e2e/relay-demo-*.png (Firefox's to relay-demo-firefox-*.png).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdir, rm } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { launchProfile, startDemoServer, watchErrors } from './harness.js';
+import { BROWSERS, launchBrowser, startDemoServer } from './harness.js';
 
 const OUT = fileURLToPath(new URL('../../test-output/e2e/', import.meta.url));
 const LONG = 60_000;
@@ -39,18 +40,19 @@ after(async () => {
   await server?.close();
 });
 
-// A user's page in a profile (fresh, or `dir` again), opened at `path`.
-async function open(label, path, { dir, keepDir = false, viewport = { width: 1000, height: 900 } } = {}) {
-  const profile = await launchProfile({ dir, keepDir });
+// A user's page in a browser on a profile (fresh, or `dir` again), opened
+// at `path`.
+async function open(browser, label, path, { dir, keepDir = false, viewport = { width: 1000, height: 900 } } = {}) {
+  const profile = await launchBrowser(browser, { dir, keepDir });
   profiles.push(profile);
   if (keepDir && !keptDirs.includes(profile.dir)) keptDirs.push(profile.dir);
-  const page = await profile.context.newPage();
+  const page = await profile.newPage();
   await page.setViewportSize(viewport);
-  const errors = watchErrors(page);
   await page.goto(`${server.url}${path}`);
   await page.locator('#my-pubkey[data-pubkey]').waitFor({ timeout: LONG });
   const pubkey = await page.locator('#my-pubkey').getAttribute('data-pubkey');
-  return { label, page, errors, pubkey, profile };
+  const tag = browser === 'chromium' ? '' : `${browser}-`;
+  return { label: `${tag}${label}`, page, errors: page.errors, pubkey, profile };
 }
 
 const relayRow = (u, url = server.relayUrl) => u.page.locator(`#relays .relay[data-url="${url}"]`);
@@ -73,13 +75,20 @@ async function post(u, text) {
   await postByText(u, text).waitFor({ timeout: LONG });
 }
 
-// The browser says so on the console when a WebSocket cannot connect:
-// expected while the relay is down, nothing else is.
-const unexpected = (errors) => errors.filter((e) => !/WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/relay' failed/.test(e));
+// The browser says so on the console when a WebSocket cannot connect
+// (Chromium and Firefox in their words): expected while the relay is
+// down, nothing else is.
+const unexpected = (errors) => errors.filter((e) => !/WebSocket connection to 'ws:\/\/127\.0\.0\.1:\d+\/relay' failed|can.t establish a connection to the server at ws:\/\/127\.0\.0\.1:\d+\/relay/.test(e));
 
-test('relays panel: posts, a name and a reaction reach a reader through the relay alone; the outbox delivers what was written offline', async () => {
+for (const browser of BROWSERS) {
+  test(`relays panel: posts, a name and a reaction reach a reader through the relay alone; the outbox delivers what was written offline [${browser}]`, () => relayPanel(browser));
+}
+
+async function relayPanel(browser) {
+  // Each browser's users in rooms of their own.
+  const room = (name) => `#e2e-relay-${name}-${browser}`;
   // --- 1. Alice, her own room: nobody to meet over WebRTC ----------------------
-  let alice = await open('alice', '#e2e-relay-alice', { keepDir: true });
+  let alice = await open(browser, 'alice', room('alice'), { keepDir: true });
   const aliceDir = alice.profile.dir;
   // The dev server's relay is listed on a first visit, and connects.
   assert.deepEqual(await alice.page.locator('#relays .relay').evaluateAll((rows) => rows.map((r) => r.dataset.url)), [server.relayUrl]);
@@ -122,7 +131,7 @@ test('relays panel: posts, a name and a reaction reach a reader through the rela
   await alice.profile.close();   // her browser closes; the profile stays on disk
 
   // --- 2. Carol, her own room: follows Alice's key, gets it all from the relay --
-  const carol = await open('carol', '#e2e-relay-carol', { viewport: { width: 1000, height: 900 } });
+  const carol = await open(browser, 'carol', room('carol'), { viewport: { width: 1000, height: 900 } });
   await waitRelay(carol, 'in sync', 's.done');
   await carol.page.fill('#follow-input', alice.pubkey);
   await carol.page.press('#follow-input', 'Enter');
@@ -140,7 +149,7 @@ test('relays panel: posts, a name and a reaction reach a reader through the rela
 
   // --- 3. The relay is unreachable; Alice comes back and posts offline ----------
   server.setRelayReachable(false);
-  alice = await open('alice', '#e2e-relay-alice', { dir: aliceDir, keepDir: true });
+  alice = await open(browser, 'alice', room('alice'), { dir: aliceDir, keepDir: true });
   await postByText(alice, 'Alice, through the relay').waitFor({ timeout: LONG });   // from OPFS
   await relayRow(alice).locator('.state', { hasText: 'offline' }).waitFor({ timeout: LONG });
   await post(alice, 'Alice, written while the relay was down');
@@ -178,4 +187,5 @@ test('relays panel: posts, a name and a reaction reach a reader through the rela
     assert.equal(await u.page.locator('#banner').isHidden(), true, `${u.label}: error banner shown`);
   }
   assert.deepEqual(unexpected([...alice.errors, ...carol.errors]), []);
-});
+  for (const u of [alice, carol]) await u.profile.close();
+}

@@ -1,14 +1,15 @@
-// sync.test.js -- two Chromium profiles (two users, two OPFS databases)
+// sync.test.js -- two browser profiles (two users, two OPFS databases)
 // find each other through the dev server's signaling and sync over real
-// RTCDataChannels: what each posted before reaches the other, and new
-// posts arrive live.
+// RTCDataChannels: what each posted before reaches the other, new posts,
+// reactions and deletions arrive live. Two Chromium users, two Firefox
+// users, and a Chromium user with a Firefox user (each pair as
+// HIROBA_BROWSERS allows).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchProfile, startDemoServer, watchErrors } from './harness.js';
+import { BROWSERS, launchBrowser, startDemoServer } from './harness.js';
 
 let server;
-const profiles = [];
 
 before(async () => {
   // The demo page (this suite's origin) joins the server's /relay itself.
@@ -16,15 +17,13 @@ before(async () => {
 });
 
 after(async () => {
-  for (const p of profiles) await p.close();
   await server?.close();
 });
 
-async function user(name) {
-  const profile = await launchProfile();
+async function user(profiles, browser, name) {
+  const profile = await launchBrowser(browser);
   profiles.push(profile);
-  const page = await profile.context.newPage();
-  const errors = watchErrors(page);
+  const page = await profile.newPage();
   await page.goto(server.url);
   await page.evaluate(async (name) => {
     // The feed ('hiroba') and rooms ('hiroba/sync') are two entries.
@@ -32,53 +31,83 @@ async function user(name) {
     window.feed = await window.hiroba.openFeed({ name });
     window.pubkey = (await window.feed.identity()).pubkey;
   }, name);
-  return { page, errors, pubkey: await page.evaluate(() => window.pubkey) };
+  return { page, errors: page.errors, pubkey: await page.evaluate(() => window.pubkey) };
 }
 
-test('two browsers sync over RTCDataChannels', async () => {
-  const alice = await user('alice');
-  const bob = await user('bob');
-  await alice.page.evaluate(async (other) => {
-    await window.feed.follow(other);
-    await window.feed.post('hello from alice');
-  }, bob.pubkey);
-  await bob.page.evaluate(async (other) => {
-    await window.feed.follow(other);
-    await window.feed.post('hello from bob');
-  }, alice.pubkey);
+// Polls a page until query(filter) holds n events (or, with `exactly`,
+// no more than n).
+async function until(u, filter, n, exactly = false) {
+  const end = Date.now() + 60_000;
+  for (;;) {
+    const got = await u.page.evaluate(async (f) => (await window.feed.query(f)).length, filter);
+    if (exactly ? got === n : got >= n) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${n} events of ${JSON.stringify(filter)} (have ${got})`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
 
-  const join = (u) => u.page.evaluate(async () => {
-    const signalUrl = `${location.origin.replace(/^http/, 'ws')}/signal`;
-    window.room = await window.hiroba.joinRoom(window.feed, {
-      signalUrl, room: 'e2e', turnUrl: '/turn', poolSize: 4,
-    });
-    window.syncs = [];
-    window.room.on('sync', (s) => window.syncs.push(s));
-  });
-  await join(alice);
-  await join(bob);
+// Alice in browser a and Bob in browser b follow each other, post, meet in
+// `room`, and trade posts, a reaction and a deletion.
+async function pair(a, b, room) {
+  const profiles = [];
+  try {
+    const alice = await user(profiles, a, 'alice');
+    const bob = await user(profiles, b, 'bob');
+    await alice.page.evaluate(async (other) => {
+      await window.feed.follow(other);
+      await window.feed.post('hello from alice');
+    }, bob.pubkey);
+    await bob.page.evaluate(async (other) => {
+      await window.feed.follow(other);
+      await window.feed.post('hello from bob');
+    }, alice.pubkey);
 
-  // Polls a page until its feed holds n kind-1 posts.
-  const posts = async (u, n) => {
-    const end = Date.now() + 60_000;
-    while ((await u.page.evaluate(async () => (await window.feed.query({ kinds: [1] })).length)) < n) {
-      if (Date.now() > end) throw new Error(`timed out waiting for ${n} posts`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-  };
-  const texts = (u) => u.page.evaluate(async () => (await window.feed.query({ kinds: [1] })).map((e) => e.content).sort());
-  for (const u of [alice, bob]) await posts(u, 2);
-  assert.deepEqual(await texts(alice), ['hello from alice', 'hello from bob']);
-  assert.deepEqual(await texts(bob), ['hello from alice', 'hello from bob']);
+    const join = (u) => u.page.evaluate(async (room) => {
+      const signalUrl = `${location.origin.replace(/^http/, 'ws')}/signal`;
+      window.room = await window.hiroba.joinRoom(window.feed, {
+        signalUrl, room, turnUrl: '/turn', poolSize: 4,
+      });
+      window.syncs = [];
+      window.room.on('sync', (s) => window.syncs.push(s));
+    }, room);
+    await join(alice);
+    await join(bob);
 
-  // Live: a new post reaches the other browser without a new sync.
-  await alice.page.evaluate(() => window.feed.post('live from alice'));
-  await posts(bob, 3);
-  const peers = await bob.page.evaluate(() => window.room.peers);
-  assert.equal(peers.length, 1);
-  assert.equal(peers[0].state, 'open');
-  assert.equal(peers[0].pubkey, alice.pubkey);
-  assert.ok(await bob.page.evaluate(() => window.syncs.some((s) => s.done)));
-  for (const u of [alice, bob]) await u.page.evaluate(() => { window.room.leave(); return window.feed.close(); });
-  assert.deepEqual([...alice.errors, ...bob.errors], []);
-});
+    const texts = (u) => u.page.evaluate(async () => (await window.feed.query({ kinds: [1] })).map((e) => e.content).sort());
+    for (const u of [alice, bob]) await until(u, { kinds: [1] }, 2);
+    assert.deepEqual(await texts(alice), ['hello from alice', 'hello from bob']);
+    assert.deepEqual(await texts(bob), ['hello from alice', 'hello from bob']);
+
+    // Live: a new post reaches the other browser without a new sync.
+    const live = await alice.page.evaluate(() => window.feed.post('live from alice'));
+    await until(bob, { kinds: [1] }, 3);
+    const peers = await bob.page.evaluate(() => window.room.peers);
+    assert.equal(peers.length, 1);
+    assert.equal(peers[0].state, 'open');
+    assert.equal(peers[0].route, 'direct');
+    assert.equal(peers[0].pubkey, alice.pubkey);
+    assert.ok(await bob.page.evaluate(() => window.syncs.some((s) => s.done)));
+
+    // Bob reacts to it; Alice deletes it, and it is gone at Bob's too.
+    await bob.page.evaluate((id) => window.feed.react(id, '+'), live.id);
+    await until(alice, { kinds: [7], '#e': [live.id] }, 1);
+    await alice.page.evaluate((id) => window.feed.delete(id), live.id);
+    await until(bob, { kinds: [5], authors: [alice.pubkey] }, 1);
+    await until(bob, { ids: [live.id] }, 0, true);
+
+    for (const u of [alice, bob]) await u.page.evaluate(() => { window.room.leave(); return window.feed.close(); });
+    assert.deepEqual([...alice.errors, ...bob.errors], []);
+  } finally {
+    for (const p of profiles) await p.close();
+  }
+}
+
+for (const browser of BROWSERS) {
+  test(`two browsers sync over RTCDataChannels: posts, live posts, a reaction, a deletion [${browser}]`,
+    () => pair(browser, browser, `e2e-${browser}`));
+}
+
+const mixed = BROWSERS.includes('chromium') && BROWSERS.includes('firefox');
+test('a Chromium user and a Firefox user sync directly: posts, live posts, a reaction, a deletion [chromium+firefox]',
+  { skip: !mixed && 'needs both chromium and firefox in HIROBA_BROWSERS' },
+  () => pair('chromium', 'firefox', 'e2e-mixed'));

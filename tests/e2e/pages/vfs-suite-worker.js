@@ -134,10 +134,14 @@ self.onmessage = async ({ data }) => {
     const result = await ops[op](args ?? {});
     self.postMessage({ id, ok: true, result });
   } catch (err) {
+    // The message with where it came from: Chromium's stack starts with
+    // "Error: message", Firefox's holds the frames alone.
+    const stack = err?.stack ? String(err.stack) : '';
+    const message = stack.startsWith(String(err)) ? stack : [String(err), stack].filter(Boolean).join('\n');
     self.postMessage({
       id,
       ok: false,
-      error: { name: err?.name ?? 'Error', message: err?.stack ?? String(err), code: err?.code },
+      error: { name: err?.name ?? 'Error', message, code: err?.code },
     });
   }
 };
