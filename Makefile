@@ -181,6 +181,8 @@ $(B)/$(1)/hiroba.mjs: $(B)/wasm/libhiroba.a $(B)/wasm/$(1).exports js-glue/stora
 	$(EMCC) $(WASM_FLAGS) $(WASM_LDFLAGS) \
 	  -sEXPORTED_FUNCTIONS=$(subst $(space),$(comma),$(strip $(patsubst %,_%,$(2)))) \
 	  $(B)/wasm/libhiroba.a -o $$@
+	@# emcc writes the .wasm executable; it is data (and ships in the package).
+	@chmod a-x $$(@D)/hiroba.wasm
 endef
 $(eval $(call wasm_module,hiroba,$(filter-out $(TEST_EXPORTS),$(EXPORTS))))
 $(eval $(call wasm_module,hiroba-test,$(EXPORTS)))

@@ -25,9 +25,10 @@ const pkg = JSON.parse(readFileSync(`${ROOT}package.json`, 'utf8'));
 function packList() {
   const r = spawnSync('npm', ['pack', '--dry-run', '--json', '--ignore-scripts'], { cwd: ROOT, encoding: 'utf8' });
   assert.equal(r.status, 0, `npm pack --dry-run failed: ${r.stderr}`);
-  return JSON.parse(r.stdout)[0].files.map((f) => f.path);
+  return JSON.parse(r.stdout)[0].files;
 }
-const files = packList();
+const packed = packList();
+const files = packed.map((f) => f.path);
 const shipped = new Set(files);
 
 test('the package ships each file once, and no test build, test or source', () => {
@@ -48,7 +49,12 @@ test('the package ships each file once, and no test build, test or source', () =
   }
   // An Emscripten link input, not a module anything loads.
   assert.ok(!shipped.has('js-glue/storage-library.js'));
-  for (const f of ['package.json', 'README.md', 'docs/DESIGN.md']) assert.ok(shipped.has(f), f);
+  // Only the command is executable (emcc writes the .wasm executable).
+  for (const { path, mode } of packed) {
+    const bin = Object.values(pkg.bin).map((b) => posix.normalize(b)).includes(path);
+    assert.equal(mode & 0o111 ? 'executable' : 'data', bin ? 'executable' : 'data', `${path}: mode ${mode.toString(8)}`);
+  }
+  for (const f of ['package.json', 'README.md', 'LICENSE', 'docs/DESIGN.md']) assert.ok(shipped.has(f), f);
 });
 
 // Every file an "exports" condition or "bin" names.
@@ -150,7 +156,8 @@ test('web/shipped.js reads "files" as npm does', () => {
   for (const f of files) candidates.add(f);
   const isShipped = shippedFilter();
   for (const f of candidates) {
-    if (f === 'package.json' || f === 'README.md') continue;
+    // npm adds these whatever "files" says; nothing serves them.
+    if (f === 'package.json' || f === 'README.md' || f === 'LICENSE') continue;
     assert.equal(isShipped(f), shipped.has(f), `${f}: web/shipped.js says ${isShipped(f)}, npm ${shipped.has(f)}`);
   }
 });
