@@ -22,16 +22,12 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { BROWSERS, launchBrowser, startDemoServer } from './harness.js';
-import { startCoturn } from '../shared/coturn.js';
+import { BROWSERS, launchBrowser, startDemoServer, startTurnDemoServer } from './harness.js';
 
 const OUT = fileURLToPath(new URL('../../test-output/e2e/', import.meta.url));
 const LONG = 60_000;
 
-const COTURN_SECRET = 'demo-e2e-coturn-secret';
-
 let server;
-const coturns = [];
 const relayServers = [];
 const profiles = [];
 
@@ -44,7 +40,6 @@ after(async () => {
   for (const p of profiles) await p.close();
   await server?.close();
   for (const r of relayServers) await r.close();
-  for (const c of coturns) await c.stop();
 });
 
 // Closes the browsers a test opened (after() closes them when it failed).
@@ -235,12 +230,9 @@ tests.push(['store and forward: A posts and leaves, C joins and gets the post fr
 }]);
 
 tests.push(['relay only (?ice=relay) through a real coturn: the panel says "relayed via TURN"', async (browser) => {
-  const coturn = await startCoturn({ secret: COTURN_SECRET });
-  coturns.push(coturn);
-  const relayServer = await startDemoServer({
-    turnEnv: { TURN_SECRET: COTURN_SECRET, TURN_URLS: `turn:127.0.0.1:${coturn.port}?transport=udp` },
-  });
+  const relayServer = await startTurnDemoServer();
   relayServers.push(relayServer);
+  const { coturn } = relayServer;
   const alice = await user(browser, 'relay-alice', { width: 900, height: 700 }, '?ice=relay#e2e-relay', relayServer);
   const bob = await user(browser, 'relay-bob', { width: 900, height: 700 }, '?ice=relay#e2e-relay', relayServer);
   for (const [u, other] of [[alice, bob], [bob, alice]]) {
@@ -259,7 +251,6 @@ tests.push(['relay only (?ice=relay) through a real coturn: the panel says "rela
   assert.deepEqual([...alice.errors, ...bob.errors], []);
   await closeUsers();
   await relayServers.pop().close();
-  await coturns.pop().stop();
 }]);
 
 tests.push(['a browser without OPFS, or without WebRTC, is told so plainly', async (browser) => {
