@@ -48,7 +48,9 @@ try {
   // open a feed and join a room of its own): its plain 404 page. (A page
   // made up by Playwright's route.fulfill() is refused the WebSocket by
   // Chromium's local network access checks.)
-  const openUser = async (name) => {
+  // A holds other people's events, as a peer that stores everything
+  // (policy store 'all'); B keeps what it follows (the default).
+  const openUser = async (name, policy) => {
     const profile = await session.profile();
     const page = await profile.context.newPage();
     page.benchErrors = [];
@@ -58,15 +60,15 @@ try {
       if (msg.type() === 'error' && !/status of 404/.test(msg.text())) page.benchErrors.push(`console: ${msg.text()}`);
     });
     await page.goto(`${server.url}bench-blank`);
-    await page.evaluate(async (name) => {
+    await page.evaluate(async ({ name, policy }) => {
       // The feed ('hiroba') and rooms ('hiroba/sync') are two entries.
       window.hiroba = { ...await import('/hiroba/js-glue/index.js'), ...await import('/hiroba/js-glue/network.js') };
-      window.feed = await window.hiroba.openFeed({ name });
+      window.feed = await window.hiroba.openFeed({ name, policy });
       window.pubkey = (await window.feed.identity()).pubkey;
-    }, name);
+    }, { name, policy });
     return page;
   };
-  const a = await openUser('bench-a');
+  const a = await openUser('bench-a', { store: 'all' });
   const b = await openUser('bench-b');
 
   // A: the events, merged before anything is timed.
@@ -223,7 +225,8 @@ try {
   await b.evaluate(() => window.room.leave());
   await a.evaluate(() => window.room.leave());
   const bMerge = await b.evaluate(async (lines) => {
-    const feed = await window.hiroba.openFeed({ name: 'bench-b-merge' });
+    // All of them, as the sync stored (B's follows are in another database).
+    const feed = await window.hiroba.openFeed({ name: 'bench-b-merge', policy: { store: 'all' } });
     const frames = lines.map((l) => `["EVENT","x",${l}]`);
     const t0 = performance.now();
     let n = 0;
