@@ -163,11 +163,6 @@ const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
   '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync'];
 
-// Chromium on a persistent profile, as the benches use it (bench/lib/):
-// launchBrowser('chromium', { dir, keepDir }), whose `context` is
-// playwright's BrowserContext. -> { context, dir, close(), ... }
-export const launchProfile = (options) => launchBrowser('chromium', options);
-
 // The browsers a ported suite runs in: HIROBA_BROWSERS=chromium,firefox
 // (the default), or either alone.
 const KNOWN = ['chromium', 'firefox'];
