@@ -8,7 +8,9 @@
 //   3. the same over TURN only (?ice=relay) through a real coturn on
 //      127.0.0.1: the peer panel says "relayed via TURN";
 //   4. the live timeline: another tab's post, and 300 posts a followed
-//      peer brings by sync, appear without a reload, for a few renders.
+//      peer brings by sync, appear without a reload, for a few renders;
+// and pages lacking OPFS, WebRTC or (Chromium only) OPFS sync access
+// handles in workers say so plainly.
 // The server is the dev server with its Nostr relay (the page's default
 // relay, see relay-demo.test.js); the store-and-forward test removes it
 // from Carol's list first, so her post can only have come from Bob.
@@ -370,4 +372,37 @@ tests.push(['live timeline: a second tab\'s post and a followed peer\'s synced p
 
 for (const browser of BROWSERS) {
   for (const [name, fn] of tests) test(`${name} [${browser}]`, () => fn(browser));
+}
+
+// createSyncAccessHandle() exists only in workers, where no init script
+// reaches: the feed's worker is served with a first line that removes it,
+// or that makes it fail as WebKitGTK's does (the method there, no backend
+// for it), as such a browser would be (playwright's route, so Chromium only).
+const SYNC_HANDLES_GONE = {
+  missing: 'delete FileSystemFileHandle.prototype.createSyncAccessHandle;',
+  'without a backend': 'FileSystemFileHandle.prototype.createSyncAccessHandle = async () => { '
+    + 'throw new DOMException("Backend does not support this operation", "NotSupportedError"); };',
+};
+for (const [how, firstLine] of Object.entries(SYNC_HANDLES_GONE)) {
+  test(`a browser whose workers lack OPFS sync access handles (${how}) is told so plainly [chromium]`,
+    { skip: !BROWSERS.includes('chromium') && 'needs chromium in HIROBA_BROWSERS' }, async () => {
+      const profile = await launchBrowser('chromium');
+      profiles.push(profile);
+      await profile.context.route('**/hiroba/js-glue/worker.js', async (route) => {
+        const response = await route.fetch();
+        await route.fulfill({ response, body: `${firstLine}\n${await response.text()}` });
+      });
+      const page = await profile.newPage();
+      await page.goto(`${server.url}#e2e-lacking`);
+      const box = page.locator('#unsupported');
+      await box.waitFor({ timeout: LONG });
+      assert.match(await box.textContent(), /lacks OPFS sync access handles \(FileSystemFileHandle\.createSyncAccessHandle in a dedicated worker\)/);
+      assert.equal(await page.locator('#app').getAttribute('aria-busy'), 'false');
+      assert.equal(await page.evaluate(() => window.hirobaFeed), undefined);
+      await page.screenshot({ path: join(OUT, `demo-lacking-sync-handles-${how.replace(/ /g, '-')}.png`), fullPage: true });
+      // The page's unsupported() cannot see it (not there on any page): null.
+      assert.equal(await page.evaluate(async () => (await import('/hiroba/js-glue/index.js')).unsupported()), null);
+      assert.deepEqual(page.errors, []);
+      await closeUsers();
+    });
 }
