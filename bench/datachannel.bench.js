@@ -1,7 +1,8 @@
 // datachannel.bench.js -- sync goodput between two
-// Chromium profiles over a real RTCDataChannel, against the raw
+// profiles of one browser over a real RTCDataChannel, against the raw
 // throughput of a DataChannel between the same two browsers in the same
-// run.
+// run: two Chromium profiles, then two Firefox ESR profiles (a row each,
+// lib/browser.js's benchBrowser).
 //
 //   A holds the events of a few corpus authors (bench/lib/events.js),
 //   merged in before the clock starts. B follows those authors, then
@@ -24,13 +25,14 @@
 
 import { startServer } from '../web/server.js';
 import { corpusLines } from './lib/events.js';
-import { assertNoPageErrors, benchSession, median, ms, requireBrowserBuild } from './lib/browser.js';
+import { assertNoPageErrors, benchBrowser, benchSession, inBrowser, median, ms, requireBrowserBuild } from './lib/browser.js';
 import { report } from './report.js';
 
 const N_AUTHORS = 6;        // corpus authors A holds (about 1,000 events each)
 const RAW_ROUNDS = 3;
 
 requireBrowserBuild();
+const browser = benchBrowser();
 const all = corpusLines();
 const pubkeys = all.map((l) => JSON.parse(l).pubkey);
 const authors = [...new Set(pubkeys)].slice(0, N_AUTHORS);
@@ -48,25 +50,27 @@ try {
   // open a feed and join a room of its own): its plain 404 page. (A page
   // made up by Playwright's route.fulfill() is refused the WebSocket by
   // Chromium's local network access checks.)
-  const openUser = async (name) => {
-    const profile = await session.profile();
-    const page = await profile.context.newPage();
+  // A holds other people's events, as a peer that stores everything
+  // (policy store 'all'); B keeps what it follows (the default).
+  const openUser = async (name, policy) => {
+    const profile = await session.profile(browser);
+    const page = await profile.newPage();
     page.benchErrors = [];
-    page.on('pageerror', (err) => page.benchErrors.push(`pageerror: ${err.message}`));
-    page.on('console', (msg) => {
+    page.raw.on('pageerror', (err) => page.benchErrors.push(`pageerror: ${err.message}`));
+    page.raw.on('console', (msg) => {
       // The 404 of the page itself (and its favicon) is expected.
       if (msg.type() === 'error' && !/status of 404/.test(msg.text())) page.benchErrors.push(`console: ${msg.text()}`);
     });
     await page.goto(`${server.url}bench-blank`);
-    await page.evaluate(async (name) => {
+    await page.evaluate(async ({ name, policy }) => {
       // The feed ('hiroba') and rooms ('hiroba/sync') are two entries.
       window.hiroba = { ...await import('/hiroba/js-glue/index.js'), ...await import('/hiroba/js-glue/network.js') };
-      window.feed = await window.hiroba.openFeed({ name });
+      window.feed = await window.hiroba.openFeed({ name, policy });
       window.pubkey = (await window.feed.identity()).pubkey;
-    }, name);
+    }, { name, policy });
     return page;
   };
-  const a = await openUser('bench-a');
+  const a = await openUser('bench-a', { store: 'all' });
   const b = await openUser('bench-b');
 
   // A: the events, merged before anything is timed.
@@ -223,7 +227,8 @@ try {
   await b.evaluate(() => window.room.leave());
   await a.evaluate(() => window.room.leave());
   const bMerge = await b.evaluate(async (lines) => {
-    const feed = await window.hiroba.openFeed({ name: 'bench-b-merge' });
+    // All of them, as the sync stored (B's follows are in another database).
+    const feed = await window.hiroba.openFeed({ name: 'bench-b-merge', policy: { store: 'all' } });
     const frames = lines.map((l) => `["EVENT","x",${l}]`);
     const t0 = performance.now();
     let n = 0;
@@ -251,7 +256,7 @@ try {
   const t = sync.t;
   // "+x ms" from one stamp to the next (a phase whose event was missed: ?).
   const step = (from, to) => (t[from] === undefined || t[to] === undefined ? '?' : `+${ms(t[to] - t[from])}`);
-  report({
+  report(inBrowser(browser, {
     id: 'datachannel-sync',
     what: `sync goodput, A -> B over an RTCDataChannel: ${N.toLocaleString('en')} events of ${N_AUTHORS} authors (${(bytes / 1e6).toFixed(2)} MB JSON), joinRoom() to all stored`,
     value: goodput, unit: 'MB/s',
@@ -261,7 +266,7 @@ try {
       + `; on the wire ${(sync.stats.bytesReceived / 1e6).toFixed(2)} MB received by B; B stored them in ${sync.batches} merge calls (${(N / Math.max(1, sync.batches)).toFixed(0)} events each on average, one transaction each) and its sync driver waited on feed.merge() ${ms(sync.mergeMs)} in all`
       + `; engine alone: B merging the same events in batches of 256 ${ms(bMerge.t)} (${(bMerge.t / N * 1000).toFixed(0)} us/event, mostly signature checks), A answering REQs of 500 ids ${ms(aServe.t)}`
       + `; raw ${ms(rawMs)} (median of ${RAW_ROUNDS}, window 64 KiB as framing.js)`,
-  });
+  }));
 } finally {
   await session.close();
 }

@@ -1,7 +1,9 @@
 // opfs-writes.bench.js -- SQLite writes on OPFS
 // through our VFS vs sqlite-wasm's opfs-sahpool VFS (the one that, like
-// ours, needs no COOP/COEP), in one headless Chromium on a persistent
-// profile (on-disk OPFS), each in a dedicated worker of the same page.
+// ours, needs no COOP/COEP), in one headless browser on a persistent
+// profile (on-disk OPFS), each in a dedicated worker of the same page:
+// Chromium, then Firefox ESR (every figure once per browser, the anchors
+// measured in the same browser; lib/browser.js's benchBrowser).
 //
 // Like for like, raw SQL without the engine: build/test/vfs_bench.mjs
 // (bench/wasm/vfs_bench.c: our SQLite object + src/vfs.c + storage_js.c
@@ -33,7 +35,7 @@
 import { readFileSync } from 'node:fs';
 import { corpusLines } from './lib/events.js';
 import { sahSizes } from './pages/sql-workload.js';
-import { ROOT, assertNoPageErrors, benchPage, benchSession, median, ms, requireBrowserBuild } from './lib/browser.js';
+import { ROOT, assertNoPageErrors, benchBrowser, benchPage, benchSession, inBrowser, median, ms, requireBrowserBuild } from './lib/browser.js';
 import { report } from './report.js';
 
 const N_BULK = 5_000;      // events per bulk transaction (3.4 MB of JSON, more than a 2 MiB cache)
@@ -49,13 +51,14 @@ if (!ENGINE_PRAGMAS.some((p) => /journal_mode/.test(p))) throw new Error(`no jou
 const PRAGMAS = { engine: ENGINE_PRAGMAS, engineSahSizes: sahSizes(ENGINE_PRAGMAS), default: [] };
 
 requireBrowserBuild({ vfsBench: true });
+const browser = benchBrowser();
 const lines = corpusLines().slice(0, N_BULK);
 const bytes = lines.reduce((n, l) => n + Buffer.byteLength(l), 0);
 
 const session = benchSession({ limitMs: 170_000 });
 try {
   const server = await session.staticServer();
-  const profile = await session.profile();
+  const profile = await session.profile(browser);
   const page = await benchPage(profile, server.origin);
   const rpc = (key, op, args) => page.evaluate(([k, o, a]) => window.rpc(k, o, a), [key, op, args]);
 
@@ -144,8 +147,12 @@ try {
     }).join(',')}]`;
     const out = { merge: [], dup: [], verify: [], post: [], sign: [], accepted: 0, rejected: 0, duplicates: 0, forgedRejected: 0 };
     const timed = async (fn) => { const t0 = performance.now(); const r = await fn(); return [performance.now() - t0, r]; };
+    // The corpus is other people's events: feeds that merge it keep
+    // everything (policy store 'all'), as the raw SQL does, instead of
+    // blocking what they do not follow before its signature is checked.
+    const all = { store: 'all' };
     for (let r = 0; r < rounds; r++) {
-      let feed = await openFeed({ name: `bench-merge-${r}` });
+      let feed = await openFeed({ name: `bench-merge-${r}`, policy: all });
       await feed.identity();
       const [tm, res] = await timed(() => feed.merge(batch));
       out.merge.push(tm);
@@ -158,7 +165,7 @@ try {
       out.duplicates = dup.duplicates;
       await feed.close();
 
-      feed = await openFeed({ name: `bench-forged-${r}` });
+      feed = await openFeed({ name: `bench-forged-${r}`, policy: all });
       await feed.identity();
       const [tv, bad] = await timed(() => feed.merge(forged));
       out.verify.push(tv);
@@ -195,7 +202,7 @@ try {
   const sign = median(feedRuns.sign);
   const rows = `${N_BULK.toLocaleString('en')} corpus events (${(bytes / 1e6).toFixed(1)} MB JSON)`;
 
-  report({
+  report(inBrowser(browser, {
     id: 'opfs-bulk-sql',
     what: `raw SQL on our OPFS VFS: ${rows} as event + tag rows, one transaction`,
     value: bulkOurs, unit: 'ms',
@@ -205,16 +212,16 @@ try {
       + `; OPFS calls: ours ${ioText(diag.oursIoBulk)}, sahpool ${ioText(diag.sahIoBulk)}`
       + `; same SQL on an in-memory temporary database, 8 KiB pages on both (no OPFS: the SQLite builds alone): ours ${ms(memOurs)}, sqlite-wasm ${ms(memSah)}`
       + `; sahpool as shipped (${set(diag.sahDefaultBulk.settings)}): ${ms(diag.sahDefaultBulk.ms)}`,
-  });
-  report({
+  }));
+  report(inBrowser(browser, {
     id: 'opfs-bulk-sql-vfs',
     what: 'the same bulk with our page and cache size set to sqlite-wasm\'s (8 KiB, 16 MiB): the VFS alone',
     value: bulkOursSizes, unit: 'ms',
     anchor: 'sqlite-wasm opfs-sahpool, same SQL', anchorValue: bulkSah,
     better: 'lower',
     note: `median of ${ROUNDS_SQL}; ours ${set(seen['ours/engineSahSizes'])}; OPFS calls: ${ioText(diag.oursSizesIoBulk)}`,
-  });
-  report({
+  }));
+  report(inBrowser(browser, {
     id: 'opfs-single-sql',
     what: 'raw SQL on our OPFS VFS: one event + its tags per transaction, durable commit',
     value: singleOurs, unit: 'ms/commit',
@@ -222,16 +229,16 @@ try {
     better: 'lower', target: 1.0,
     note: `median of ${ROUNDS_SQL} runs of ${N_SINGLE} commits, settings as opfs-bulk-sql; per commit: ours ${ioText(diag.oursIoSingle, N_SINGLE)}, sahpool ${ioText(diag.sahIoSingle, N_SINGLE)}`
       + `; sahpool as shipped (${diag.sahDefaultSingle.settings.journal_mode} journal, 1 run of 50): ${(diag.sahDefaultSingle.ms / 50).toFixed(2)} ms/commit`,
-  });
-  report({
+  }));
+  report(inBrowser(browser, {
     id: 'opfs-bulk-feed',
     what: `feed.merge() of the same ${N_BULK.toLocaleString('en')} pre-signed events as one batch (one transaction)`,
     value: merge, unit: 'ms',
     anchor: 'sqlite-wasm opfs-sahpool raw SQL bulk', anchorValue: bulkSah,
     better: 'lower',
     note: `median of ${ROUNDS_FEED}; not like for like: merge also parses each event, recomputes its id, checks duplicates/tombstones/mutes/replaceable slots and verifies every BIP-340 signature (see opfs-bulk-crypto), plus the worker round trip of a ${(bytes / 1e6).toFixed(1)} MB batch`,
-  });
-  report({
+  }));
+  report(inBrowser(browser, {
     id: 'opfs-bulk-crypto',
     what: `the same merge minus storage: ${N_BULK.toLocaleString('en')} events with a bad signature (parse, id hash, lookups, verify; nothing stored)`,
     value: verify, unit: 'ms',
@@ -239,8 +246,8 @@ try {
     better: 'lower',
     note: `ratio = share of the merge that is not writing; the same batch merged a second time (all duplicates: parse, id hash, lookup, no signature check) ${ms(dup)}`
       + `, so signature checks ~${((verify - dup) / N_BULK * 1000).toFixed(0)} us/event and writing ~${ms(Math.max(0, merge - verify))}; median of ${ROUNDS_FEED}`,
-  });
-  report({
+  }));
+  report(inBrowser(browser, {
     id: 'opfs-single-feed',
     what: 'feed.post() one by one: sign + store + durable commit per post',
     value: post, unit: 'ms/post',
@@ -248,15 +255,15 @@ try {
     better: 'lower',
     note: `median of ${ROUNDS_FEED} runs of ${N_SINGLE}; includes signing (opfs-single-sign) and the page-worker round trip`
       + `; engine.post() called inside a worker (no round trip): ${(posts.ms / 100).toFixed(2)} ms/post, ${ioText(posts, 100)}`,
-  });
-  report({
+  }));
+  report(inBrowser(browser, {
     id: 'opfs-single-sign',
     what: 'feed.sign() alone (sign, no storage), per call',
     value: sign, unit: 'ms/call',
     anchor: 'feed.post() (opfs-single-feed)', anchorValue: post,
     better: 'lower',
     note: `ratio = share of a post that is signing + round trip; storage part = ${(Math.max(0, post - sign)).toFixed(2)} ms/post vs raw-SQL commit on our VFS ${singleOurs.toFixed(2)} ms`,
-  });
+  }));
 } finally {
   await session.close();
 }

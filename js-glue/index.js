@@ -19,7 +19,16 @@ export { Feed } from './feed.js';
 export { HirobaError } from './engine.js';
 
 /**
- * What this browser lacks for Hiroba, or null.
+ * What this browser lacks for Hiroba, or null: what a page can see without
+ * starting a worker or opening a database.
+ *
+ * The one thing it cannot see is createSyncAccessHandle(), which browsers
+ * expose only in dedicated workers: FileSystemFileHandle.prototype has no
+ * such method on any page, Chromium's and Firefox's included, so looking
+ * for it here would call every browser unsupported. openFeed's worker
+ * checks it before anything else (and takes a NotSupportedError from it,
+ * a browser having the method without the backend, as the same lack):
+ * openFeed then rejects with a HirobaError -1 whose `lacking` says so.
  */
 export function unsupported() {
   if (typeof Worker !== 'function') return 'Web Workers';
@@ -56,8 +65,10 @@ class WorkerClient {
     if (!call) return;
     this.pending.delete(data.messageId);
     if (data.type === 'error') {
-      const { operation, code, message } = data.result;
-      call.reject(new HirobaError(code, message, operation));
+      const { operation, code, message, lacking } = data.result;
+      const err = new HirobaError(code, message, operation);
+      if (lacking) err.lacking = lacking;
+      call.reject(err);
     } else {
       call.resolve(data.result);
     }
@@ -85,7 +96,9 @@ class WorkerClient {
  * Opens (or creates, with a new identity) the feed `name` of this origin:
  * a module Worker runs the engine on OPFS; tabs that open the same name
  * share one database. Rejects with a HirobaError: -1 when the browser
- * lacks something (unsupported()), -6 (HIROBA_EBUSY) while it is held.
+ * lacks something (unsupported(), or OPFS sync access handles, which only
+ * the worker can see; `lacking` then names it), -6 (HIROBA_EBUSY) while
+ * it is held.
  *
  * secretKey: a key the user already has (64 hex, nsec, 32 bytes, or an
  * ncryptsec with its passphrase), adopted by a database this open creates
@@ -99,7 +112,7 @@ class WorkerClient {
 export async function openFeed({ name = 'default', policy, allowEmpty = false, secretKey, passphrase, signer } = {}) {
   const keys = resolveKeyOptions({ secretKey, passphrase, signer });
   const lacking = unsupported();
-  if (lacking) throw new HirobaError(-1, `hiroba: this browser lacks ${lacking}`, 'open');
+  if (lacking) throw Object.assign(new HirobaError(-1, `hiroba: this browser lacks ${lacking}`, 'open'), { lacking });
   const policyJson = JSON.stringify(resolvePolicy(policy));
   const signerHex = keys.signer ? await signerPubkey(keys.signer) : null;
   const worker = new Worker(new URL('./worker.js', import.meta.url), { type: 'module', name: `hiroba:${name}` });

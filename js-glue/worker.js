@@ -57,11 +57,20 @@ let releaseLock = null;    // owner only: resolves the held lock
 let nextId = 1;
 const pending = new Map(); // id -> {op, params, resolve, reject}: our calls
 
+// What openFeed rejects with (-1, and `lacking` for the page to show, as
+// unsupported() would) when this browser cannot give the engine its
+// storage. createSyncAccessHandle() exists only in dedicated workers, so
+// no page can check it: it is checked here, first, before the Web Lock is
+// requested or any file touched.
+const SYNC_HANDLES = 'OPFS sync access handles (FileSystemFileHandle.createSyncAccessHandle in a dedicated worker)';
+const lacks = (what, detail) => Object.assign(
+  new Error(`hiroba: this browser lacks ${what}${detail ? ` (${detail})` : ''}`), { code: -1, lacking: what });
+
 function replyError(messageId, operation, err) {
   self_.postMessage({
     type: 'error',
     messageId,
-    result: { operation, code: err.code ?? -10, message: err.message ?? String(err) },
+    result: { operation, code: err.code ?? -10, message: err.message ?? String(err), lacking: err.lacking },
   });
 }
 
@@ -145,6 +154,9 @@ async function becomeOwner() {
     try {
       storage = await openOpfsStorage(name, { retryMs: HANDLE_RETRY_MS });
     } catch (err) {
+      // A browser that has the method but no backend for it (WebKitGTK:
+      // "NotSupportedError: Backend does not support this operation").
+      if (err.cause?.name === 'NotSupportedError') throw lacks(SYNC_HANDLES, err.message);
       // The storage primitives have codes of their own (storage.h): the
       // caller of openFeed gets the engine's (hiroba.h).
       throw Object.assign(err, { code: err.code === STORAGE_EBUSY ? HIROBA_EBUSY : HIROBA_EIO });
@@ -184,6 +196,7 @@ async function becomeOwner() {
     failure = {
       code: err.code ?? -3,
       message: `hiroba: cannot take over database "${name}": ${err.message}`,
+      lacking: err.lacking,
     };
     // Whoever waits on us gets the reason instead of waiting forever.
     for (const [id, call] of pending) { pending.delete(id); call.reject(failure); }
@@ -325,6 +338,8 @@ self_.onmessage = async ({ data }) => {
       if (typeof args?.name !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(args.name)) {
         throw Object.assign(new Error('hiroba: openFeed({ name }): name must be 1-64 of A-Z a-z 0-9 . _ -'), { code: -1 });
       }
+      if (typeof FileSystemFileHandle !== 'function'
+          || typeof FileSystemFileHandle.prototype.createSyncAccessHandle !== 'function') throw lacks(SYNC_HANDLES);
       result = await open(args);
     } else if (type === 'call' && args?.op === 'close') {
       result = close();

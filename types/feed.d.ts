@@ -79,6 +79,8 @@ export class HirobaError extends Error {
   readonly code: number;
   /** The feed call that failed, e.g. "post", "open". */
   readonly operation: string | undefined;
+  /** openFeed in a browser that lacks something: what, as unsupported() says it. */
+  readonly lacking?: string;
 }
 
 /** The result of applying one frame (docs/DESIGN.md §4). */

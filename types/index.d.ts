@@ -14,7 +14,8 @@ export interface OpenFeedOptions extends OpenFeedCommon {
 /**
  * Opens (or creates) a feed. Rejects with a HirobaError: -6 (HIROBA_EBUSY)
  * while the database is held elsewhere, -1 when the browser lacks
- * something (see unsupported()).
+ * something (see unsupported(); OPFS sync access handles, which only a
+ * worker can see, are checked by openFeed's worker: `lacking` names what).
  */
 export function openFeed(options?: OpenFeedOptions): Promise<Feed>;
 

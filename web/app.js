@@ -776,20 +776,22 @@ async function connect() {
 
 async function main() {
   $('room-name').textContent = roomName;
-  const lacking = unsupported();
-  if (lacking) {
+  const tellUnsupported = (lacking) => {
     $('loading').hidden = true;
     const box = $('unsupported');
     box.textContent = `Hiroba cannot run in this browser: it lacks ${lacking}. Try a recent Chrome, Edge, Firefox or Safari, over https:// or on localhost.`;
     box.hidden = false;
     $('room-status').textContent = 'Unsupported browser';
     $('app').setAttribute('aria-busy', 'false');
-    return;
-  }
+  };
+  const lacking = unsupported();
+  if (lacking) return tellUnsupported(lacking);
   try {
     feed = await openFeed({ name: 'default' });
     me = (await feed.identity()).pubkey;
   } catch (err) {
+    // What only the feed's worker can see (OPFS sync access handles).
+    if (err.lacking) return tellUnsupported(err.lacking);
     $('loading').hidden = true;
     $('room-status').textContent = 'Could not open the feed';
     showError(new Error(`Could not open your feed: ${err.message ?? err}`));

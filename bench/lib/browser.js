@@ -1,25 +1,62 @@
 // browser.js -- what the three browser benchmarks share
 // (bench/opfs-writes, bench/datachannel, bench/size-startup): Debian's
-// headless Chromium on persistent profiles (real on-disk OPFS; see
-// tests/e2e/harness.js), the bench page (bench/pages/bench.html, served
-// as /bench/), a watchdog, and cleanup of everything they started, also
-// when they fail.
+// headless Chromium and Firefox ESR on persistent profiles (real on-disk
+// OPFS; tests/e2e/harness.js's launchBrowser), one process per browser,
+// the bench page (bench/pages/bench.html, served as /bench/), a
+// watchdog, and cleanup of everything they started, also when they fail.
 //
+//   const browser = benchBrowser();                  // per browser from here on
 //   const run = benchSession({ limitMs: 170_000 });
 //   try {
 //     const server = await run.staticServer();       // harness server
-//     const profile = await run.profile();           // closed by run.close()
+//     const profile = await run.profile(browser);    // closed by run.close()
 //     const page = await benchPage(profile, server.origin);
 //     ...
+//     report(inBrowser(browser, { id, what, ... }));
 //   } finally { await run.close(); }
 
 import { existsSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { launchProfile, startServer, watchErrors } from '../../tests/e2e/harness.js';
+import { BROWSERS, launchBrowser, startServer } from '../../tests/e2e/harness.js';
 import { ensureBuilt, requireWasm } from './build.js';
 
 // The repository's root folder, ending in '/'.
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+
+export { BROWSERS };
+
+// The browser this run of a bench measures in. Run as `node x.bench.js`
+// (as bench/run.js does), the bench runs itself again once per browser of
+// HIROBA_BROWSERS (default chromium,firefox; harness.js), each in a
+// process of its own, as run.js keeps benches apart, so that one browser
+// cannot warm or slow the other; then it exits, failing if any run failed.
+// In those runs, it returns the browser.
+export function benchBrowser() {
+  const browser = process.env.BENCH_BROWSER;
+  if (browser) return browser;
+  let failed = false;
+  for (const b of BROWSERS) {
+    console.log(`--- ${b}`);
+    const r = spawnSync(process.execPath, [process.argv[1]], { stdio: 'inherit', env: { ...process.env, BENCH_BROWSER: b } });
+    if (r.status !== 0) {
+      console.error(`${b}: exit ${r.status ?? r.signal}`);
+      failed = true;
+    }
+  }
+  process.exit(failed ? 1 : 0);
+}
+
+const NAMES = { chromium: 'Chromium', firefox: 'Firefox ESR' };
+
+// A figure measured in `browser`, for report(): Chromium's keep the ids
+// and descriptions they had when Chromium was the only browser measured
+// (the README's rows); another browser's id ends in -<browser> and its
+// description starts with the browser's name.
+export function inBrowser(browser, figure) {
+  if (browser === 'chromium') return figure;
+  return { ...figure, id: `${figure.id}-${browser}`, what: `${NAMES[browser]}: ${figure.what}` };
+}
 
 // Everything started through the session is closed by close(), newest
 // first; past limitMs the watchdog closes it all and exits with 1, so a
@@ -51,19 +88,20 @@ export function benchSession({ limitMs = 170_000 } = {}) {
       closers.push(() => s.close());
       return s;
     },
-    async profile() {
-      const p = await launchProfile();
+    async profile(browser) {
+      const p = await launchBrowser(browser);
       closers.push(() => p.close());
       return p;
     },
   };
 }
 
-// Opens bench/pages/bench.html in a new tab of profile; the page's console
-// errors and exceptions are collected in page.benchErrors.
+// Opens bench/pages/bench.html in a new tab of profile (harness.js's
+// Page: evaluate, waitForFunction, close in either browser); the page's
+// console errors and exceptions are collected in page.benchErrors.
 export async function benchPage(profile, origin) {
-  const page = await profile.context.newPage();
-  page.benchErrors = watchErrors(page);
+  const page = await profile.newPage();
+  page.benchErrors = page.errors;
   await page.goto(`${origin}/bench/bench.html`);
   await page.waitForFunction(() => window.benchReady === true);
   return page;

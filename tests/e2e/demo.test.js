@@ -8,7 +8,9 @@
 //   3. the same over TURN only (?ice=relay) through a real coturn on
 //      127.0.0.1: the peer panel says "relayed via TURN";
 //   4. the live timeline: another tab's post, and 300 posts a followed
-//      peer brings by sync, appear without a reload, for a few renders.
+//      peer brings by sync, appear without a reload, for a few renders;
+// and pages lacking OPFS, WebRTC or (Chromium only) OPFS sync access
+// handles in workers say so plainly.
 // The server is the dev server with its Nostr relay (the page's default
 // relay, see relay-demo.test.js); the store-and-forward test removes it
 // from Carol's list first, so her post can only have come from Bob.
@@ -22,16 +24,12 @@ import assert from 'node:assert/strict';
 import { mkdir } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { join } from 'node:path';
-import { BROWSERS, launchBrowser, startDemoServer } from './harness.js';
-import { startCoturn } from '../shared/coturn.js';
+import { BROWSERS, launchBrowser, startDemoServer, startTurnDemoServer } from './harness.js';
 
 const OUT = fileURLToPath(new URL('../../test-output/e2e/', import.meta.url));
 const LONG = 60_000;
 
-const COTURN_SECRET = 'demo-e2e-coturn-secret';
-
 let server;
-const coturns = [];
 const relayServers = [];
 const profiles = [];
 
@@ -44,7 +42,6 @@ after(async () => {
   for (const p of profiles) await p.close();
   await server?.close();
   for (const r of relayServers) await r.close();
-  for (const c of coturns) await c.stop();
 });
 
 // Closes the browsers a test opened (after() closes them when it failed).
@@ -235,12 +232,9 @@ tests.push(['store and forward: A posts and leaves, C joins and gets the post fr
 }]);
 
 tests.push(['relay only (?ice=relay) through a real coturn: the panel says "relayed via TURN"', async (browser) => {
-  const coturn = await startCoturn({ secret: COTURN_SECRET });
-  coturns.push(coturn);
-  const relayServer = await startDemoServer({
-    turnEnv: { TURN_SECRET: COTURN_SECRET, TURN_URLS: `turn:127.0.0.1:${coturn.port}?transport=udp` },
-  });
+  const relayServer = await startTurnDemoServer();
   relayServers.push(relayServer);
+  const { coturn } = relayServer;
   const alice = await user(browser, 'relay-alice', { width: 900, height: 700 }, '?ice=relay#e2e-relay', relayServer);
   const bob = await user(browser, 'relay-bob', { width: 900, height: 700 }, '?ice=relay#e2e-relay', relayServer);
   for (const [u, other] of [[alice, bob], [bob, alice]]) {
@@ -259,7 +253,6 @@ tests.push(['relay only (?ice=relay) through a real coturn: the panel says "rela
   assert.deepEqual([...alice.errors, ...bob.errors], []);
   await closeUsers();
   await relayServers.pop().close();
-  await coturns.pop().stop();
 }]);
 
 tests.push(['a browser without OPFS, or without WebRTC, is told so plainly', async (browser) => {
@@ -379,4 +372,37 @@ tests.push(['live timeline: a second tab\'s post and a followed peer\'s synced p
 
 for (const browser of BROWSERS) {
   for (const [name, fn] of tests) test(`${name} [${browser}]`, () => fn(browser));
+}
+
+// createSyncAccessHandle() exists only in workers, where no init script
+// reaches: the feed's worker is served with a first line that removes it,
+// or that makes it fail as WebKitGTK's does (the method there, no backend
+// for it), as such a browser would be (playwright's route, so Chromium only).
+const SYNC_HANDLES_GONE = {
+  missing: 'delete FileSystemFileHandle.prototype.createSyncAccessHandle;',
+  'without a backend': 'FileSystemFileHandle.prototype.createSyncAccessHandle = async () => { '
+    + 'throw new DOMException("Backend does not support this operation", "NotSupportedError"); };',
+};
+for (const [how, firstLine] of Object.entries(SYNC_HANDLES_GONE)) {
+  test(`a browser whose workers lack OPFS sync access handles (${how}) is told so plainly [chromium]`,
+    { skip: !BROWSERS.includes('chromium') && 'needs chromium in HIROBA_BROWSERS' }, async () => {
+      const profile = await launchBrowser('chromium');
+      profiles.push(profile);
+      await profile.context.route('**/hiroba/js-glue/worker.js', async (route) => {
+        const response = await route.fetch();
+        await route.fulfill({ response, body: `${firstLine}\n${await response.text()}` });
+      });
+      const page = await profile.newPage();
+      await page.goto(`${server.url}#e2e-lacking`);
+      const box = page.locator('#unsupported');
+      await box.waitFor({ timeout: LONG });
+      assert.match(await box.textContent(), /lacks OPFS sync access handles \(FileSystemFileHandle\.createSyncAccessHandle in a dedicated worker\)/);
+      assert.equal(await page.locator('#app').getAttribute('aria-busy'), 'false');
+      assert.equal(await page.evaluate(() => window.hirobaFeed), undefined);
+      await page.screenshot({ path: join(OUT, `demo-lacking-sync-handles-${how.replace(/ /g, '-')}.png`), fullPage: true });
+      // The page's unsupported() cannot see it (not there on any page): null.
+      assert.equal(await page.evaluate(async () => (await import('/hiroba/js-glue/index.js')).unsupported()), null);
+      assert.deepEqual(page.errors, []);
+      await closeUsers();
+    });
 }

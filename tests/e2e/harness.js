@@ -15,6 +15,7 @@ import { describe } from 'node:test';
 import { chromium } from 'playwright-core';
 import puppeteer from 'puppeteer-core';
 import { Locator } from './locator.js';
+import { startCoturn } from '../shared/coturn.js';
 
 import { PACKAGE_ROOT, dependencyFile, linkDependencies, shippedFile, shippedFilter } from '../../web/shipped.js';
 
@@ -127,16 +128,40 @@ export async function startDemoServer(options = {}) {
   };
 }
 
+// A real coturn on 127.0.0.1 (tests/shared/coturn.js) and a dev server
+// (startDemoServer) whose /turn mints credentials for it from the same
+// secret, for pages that force their connections through TURN
+// (iceTransportPolicy 'relay'). close() stops both.
+// -> startDemoServer's result + { coturn }
+export async function startTurnDemoServer({ secret = 'hiroba-e2e-coturn-secret' } = {}) {
+  const coturn = await startCoturn({ secret });
+  let app;
+  try {
+    app = await startDemoServer({
+      turnEnv: { TURN_SECRET: secret, TURN_URLS: `turn:127.0.0.1:${coturn.port}?transport=udp` },
+    });
+  } catch (err) {
+    await coturn.stop();
+    throw err;
+  }
+  return {
+    ...app,
+    coturn,
+    close: async () => {
+      try {
+        await app.close();
+      } finally {
+        await coturn.stop();
+      }
+    },
+  };
+}
+
 // Flags verified on these machines: without the
 // networking ones Chromium floods the closed network with connections.
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic',
   '--no-first-run', '--disable-background-networking',
   '--disable-component-update', '--disable-sync'];
-
-// Chromium on a persistent profile, as the benches use it (bench/lib/):
-// launchBrowser('chromium', { dir, keepDir }), whose `context` is
-// playwright's BrowserContext. -> { context, dir, close(), ... }
-export const launchProfile = (options) => launchBrowser('chromium', options);
 
 // The browsers a ported suite runs in: HIROBA_BROWSERS=chromium,firefox
 // (the default), or either alone.

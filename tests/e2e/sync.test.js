@@ -2,12 +2,12 @@
 // find each other through the dev server's signaling and sync over real
 // RTCDataChannels: what each posted before reaches the other, new posts,
 // reactions and deletions arrive live. Two Chromium users, two Firefox
-// users, and a Chromium user with a Firefox user (each pair as
-// HIROBA_BROWSERS allows).
+// users, and a Chromium user with a Firefox user, directly and, forced
+// through a real coturn, relayed (each pair as HIROBA_BROWSERS allows).
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BROWSERS, launchBrowser, startDemoServer } from './harness.js';
+import { BROWSERS, launchBrowser, startDemoServer, startTurnDemoServer } from './harness.js';
 
 let server;
 
@@ -20,11 +20,11 @@ after(async () => {
   await server?.close();
 });
 
-async function user(profiles, browser, name) {
+async function user(profiles, browser, name, on) {
   const profile = await launchBrowser(browser);
   profiles.push(profile);
   const page = await profile.newPage();
-  await page.goto(server.url);
+  await page.goto(on.url);
   await page.evaluate(async (name) => {
     // The feed ('hiroba') and rooms ('hiroba/sync') are two entries.
     window.hiroba = { ...await import('/hiroba/js-glue/index.js'), ...await import('/hiroba/js-glue/network.js') };
@@ -47,12 +47,13 @@ async function until(u, filter, n, exactly = false) {
 }
 
 // Alice in browser a and Bob in browser b follow each other, post, meet in
-// `room`, and trade posts, a reaction and a deletion.
-async function pair(a, b, room) {
+// `room`, and trade posts, a reaction and a deletion. With `relay`, both
+// connect through TURN alone (iceTransportPolicy 'relay') via `on`'s /turn.
+async function pair(a, b, room, { on = server, relay = false } = {}) {
   const profiles = [];
   try {
-    const alice = await user(profiles, a, 'alice');
-    const bob = await user(profiles, b, 'bob');
+    const alice = await user(profiles, a, 'alice', on);
+    const bob = await user(profiles, b, 'bob', on);
     await alice.page.evaluate(async (other) => {
       await window.feed.follow(other);
       await window.feed.post('hello from alice');
@@ -62,14 +63,15 @@ async function pair(a, b, room) {
       await window.feed.post('hello from bob');
     }, alice.pubkey);
 
-    const join = (u) => u.page.evaluate(async (room) => {
+    const join = (u) => u.page.evaluate(async ({ room, relay }) => {
       const signalUrl = `${location.origin.replace(/^http/, 'ws')}/signal`;
       window.room = await window.hiroba.joinRoom(window.feed, {
         signalUrl, room, turnUrl: '/turn', poolSize: 4,
+        iceTransportPolicy: relay ? 'relay' : 'all',
       });
       window.syncs = [];
       window.room.on('sync', (s) => window.syncs.push(s));
-    }, room);
+    }, { room, relay });
     await join(alice);
     await join(bob);
 
@@ -81,11 +83,13 @@ async function pair(a, b, room) {
     // Live: a new post reaches the other browser without a new sync.
     const live = await alice.page.evaluate(() => window.feed.post('live from alice'));
     await until(bob, { kinds: [1] }, 3);
-    const peers = await bob.page.evaluate(() => window.room.peers);
-    assert.equal(peers.length, 1);
-    assert.equal(peers[0].state, 'open');
-    assert.equal(peers[0].route, 'direct');
-    assert.equal(peers[0].pubkey, alice.pubkey);
+    for (const [u, other] of [[alice, bob], [bob, alice]]) {
+      const peers = await u.page.evaluate(() => window.room.peers);
+      assert.equal(peers.length, 1);
+      assert.equal(peers[0].state, 'open');
+      assert.equal(peers[0].route, relay ? 'relayed' : 'direct');
+      assert.equal(peers[0].pubkey, other.pubkey);
+    }
     assert.ok(await bob.page.evaluate(() => window.syncs.some((s) => s.done)));
 
     // Bob reacts to it; Alice deletes it, and it is gone at Bob's too.
@@ -108,6 +112,21 @@ for (const browser of BROWSERS) {
 }
 
 const mixed = BROWSERS.includes('chromium') && BROWSERS.includes('firefox');
+const needsBoth = !mixed && 'needs both chromium and firefox in HIROBA_BROWSERS';
 test('a Chromium user and a Firefox user sync directly: posts, live posts, a reaction, a deletion [chromium+firefox]',
-  { skip: !mixed && 'needs both chromium and firefox in HIROBA_BROWSERS' },
+  { skip: needsBoth },
   () => pair('chromium', 'firefox', 'e2e-mixed'));
+
+test('a Chromium user and a Firefox user sync through TURN alone (a real coturn): posts, live posts, a reaction, a deletion [chromium+firefox]',
+  { skip: needsBoth },
+  async () => {
+    const turn = await startTurnDemoServer();
+    try {
+      await pair('chromium', 'firefox', 'e2e-mixed-relay', { on: turn, relay: true });
+      // coturn's own word: it allocated relays and carried the channel's data.
+      assert.match(turn.coturn.log(), /ALLOCATE processed, success/);
+      assert.match(turn.coturn.log(), /(CHANNEL_BIND|CREATE_PERMISSION) processed, success/);
+    } finally {
+      await turn.close();
+    }
+  });
