@@ -38,6 +38,11 @@ import { openFeed } from '../js-glue/node.js';
 import { DIR, ensureData } from './lib/load/engine-data.js';
 import { report, medianMs } from './report.js';
 
+// The corpus is many authors nobody follows: the feeds keep every valid
+// event with no size budget (a relay's policy); the default policy would
+// refuse them.
+const KEEP_ALL = { store: 'all', maxBytes: 0 };
+
 const BIG = 1_000_000;
 const SMALL = 10_000;
 const RUNS = 21;
@@ -83,7 +88,7 @@ const removeDb = (path) => { for (const s of ['', '-wal', '-journal']) rmSync(pa
 
 // Merges every batch into the database at path: -> { ms, accepted, rejected }.
 async function mergeAll(path, batches) {
-  const feed = await openFeed({ path });
+  const feed = await openFeed({ path, policy: KEEP_ALL });
   let accepted = 0;
   let rejected = 0;
   const t0 = performance.now();
@@ -104,11 +109,11 @@ const fileBytes = (path) => [path, `${path}-wal`].reduce((sum, p) => sum + (exis
 
 async function timeOpen(path) {
   const t0 = performance.now();
-  const feed = await openFeed({ path });
+  const feed = await openFeed({ path, policy: KEEP_ALL });
   const first = performance.now() - t0;
   await feed.close();
   const again = await medianMs(5, async () => {
-    const f = await openFeed({ path });
+    const f = await openFeed({ path, policy: KEEP_ALL });
     await f.close();
   });
   return { first, again };
@@ -208,12 +213,12 @@ async function main() {
   });
 
   // --- queries -----------------------------------------------------------------
-  let feed = await openFeed({ path: small.db });
+  let feed = await openFeed({ path: small.db, policy: KEEP_ALL });
   await querySuite(feed, small.meta); // warm-up pass (tier-up), not counted
   const qSmall = await querySuite(feed, small.meta);
   const busiestSmall = await eventsBy(feed, busiestAuthor(small.meta));
   await feed.close();
-  feed = await openFeed({ path: big.db });
+  feed = await openFeed({ path: big.db, policy: KEEP_ALL });
   const qBig = await querySuite(feed, big.meta);
   const names = {
     author: 'query by author, limit 50',
@@ -259,10 +264,10 @@ async function main() {
     value: SMALL / (mergeBig.ms / 1000), unit: 'events/s', anchor: 'into an empty database', anchorValue: SMALL / (mergeEmpty.ms / 1000), better: 'higher',
     note: `${mergeBig.accepted} accepted, ${mergeBig.rejected} refused as replaced (empty: ${mergeEmpty.accepted}/${mergeEmpty.rejected}); signatures verified in wasm`,
   });
-  feed = await openFeed({ path: big.db });
+  feed = await openFeed({ path: big.db, policy: KEEP_ALL });
 
   // --- reconciliation ------------------------------------------------------------------
-  const minus = await openFeed({ path: big.minusDb });
+  const minus = await openFeed({ path: big.minusDb, policy: KEEP_ALL });
   const followFilter = { authors: big.meta.followed };
   const followed = await feed.query(followFilter);
   const followedBytes = followed.reduce((sum, e) => sum + JSON.stringify(e).length, 0);

@@ -23,6 +23,11 @@ import { report } from './report.js';
 import { corpus, makeRng } from './lib/events.js';
 import { requireWasm } from './lib/build.js';
 
+// The corpus is many authors nobody follows: the feeds keep every valid
+// event with no size budget (a relay's policy); the default policy would
+// refuse them.
+const KEEP_ALL = { store: 'all', maxBytes: 0 };
+
 const SHARED = 10000;
 const EXTRA = 10;
 const FETCH_BATCH = 500;   // ids per REQ, as js-glue/sync.js
@@ -52,15 +57,15 @@ try {
   // signature). Both files are closed while copied.
   const pathA = join(dir, 'a.db');
   const pathB = join(dir, 'b.db');
-  let a = await openFeed({ path: pathA });
+  let a = await openFeed({ path: pathA, policy: KEEP_ALL });
   for (let i = 0; i < SHARED; i += 1000) {
     const res = await a.merge(shared.slice(i, i + 1000).map((e) => ['EVENT', e]));
     if (res.accepted.length !== Math.min(1000, SHARED - i)) throw new Error(`setup: ${JSON.stringify(res.rejected.slice(0, 3))}`);
   }
   await a.close();
   copyFileSync(pathA, pathB);
-  a = await openFeed({ path: pathA });
-  const b = await openFeed({ path: pathB });
+  a = await openFeed({ path: pathA, policy: KEEP_ALL });
+  const b = await openFeed({ path: pathB, policy: KEEP_ALL });
   const res = await b.merge(extra.map((e) => ['EVENT', e]));
   if (res.accepted.length !== EXTRA) throw new Error('setup: B did not take the extra events');
 
