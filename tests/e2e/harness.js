@@ -196,21 +196,22 @@ const FIREFOX_PREFS = {
 // newPage() -> a Page (below); restart() closes the browser and starts it
 // again on the same profile (its OPFS kept); close() also removes the
 // folder unless keepDir. `prefs` are extra Firefox prefs (ignored by
-// Chromium). `context` is playwright's BrowserContext in Chromium (for
+// Chromium). insecureCerts: accept any TLS certificate (a test's own
+// self-signed https server). `context` is playwright's BrowserContext in Chromium (for
 // what only Chromium has, the DevTools protocol), null in Firefox.
-export async function launchBrowser(browser, { dir, keepDir = false, prefs = {} } = {}) {
+export async function launchBrowser(browser, { dir, keepDir = false, prefs = {}, insecureCerts = false } = {}) {
   if (!KNOWN.includes(browser)) throw new Error(`unknown browser ${browser}`);
   const folder = dir ?? await mkdtemp(join(tmpdir(), `hiroba-${browser}-`));
   let engine = null;
   const start = async () => {
     if (browser === 'chromium') {
       engine = await chromium.launchPersistentContext(folder, {
-        executablePath: '/usr/bin/chromium', args: ARGS, headless: true,
+        executablePath: '/usr/bin/chromium', args: ARGS, headless: true, ignoreHTTPSErrors: insecureCerts,
       });
     } else {
       engine = await puppeteer.launch({
         browser: 'firefox', executablePath: '/usr/bin/firefox-esr', headless: true,
-        userDataDir: folder, extraPrefsFirefox: { ...FIREFOX_PREFS, ...prefs },
+        userDataDir: folder, extraPrefsFirefox: { ...FIREFOX_PREFS, ...prefs }, acceptInsecureCerts: insecureCerts,
       });
     }
   };
