@@ -13,7 +13,7 @@ const HEX64 = /^[0-9a-f]{64}$/;
 // is taken as typed rather than stopping the page; the signaling server
 // takes names of at most 128 characters, so longer ones are cut.
 function roomFromHash(hash) {
-  let name = hash.slice(1);
+  let name = splitRoute(hash.slice(1)).room;
   try { name = decodeURIComponent(name); } catch { /* keep it as typed */ }
   return name.slice(0, 128) || 'lobby';
 }
@@ -125,7 +125,8 @@ function displayName(pk) {
 // sync brings. Stored events are read when a subscription opens, and in
 // one batched query per frame for the posts and people that frame newly
 // shows (their reactions, replies and profiles).
-const LIMIT = 100;           // posts shown
+const LIMIT = 100;           // posts shown at first, and per "load older"
+let limit = LIMIT;           // posts shown: LIMIT more for each "load older"
 
 const lists = new Map();     // 3 | 10000 -> our follow or mute list in force
 let listsRead = false;       // their stored versions are in: posts can be read
@@ -244,9 +245,10 @@ function onDeletion(deletion) {
     deleted.add(`${id}:${author}`);
     for (const gen of [shown, next]) {
       if (gen?.posts.get(id)?.pubkey !== author) continue;
-      if (gen === shown && gen.posts.size >= LIMIT) refill = true;   // the next older one is not held
+      if (gen === shown && gen.posts.size >= limit) refill = true;   // the next older one is not held
       gen.posts.delete(id);
     }
+    socialDeleted(id, author);
     for (const { reactions, replies } of around.values()) {
       if (reactions.get(id) === author) reactions.delete(id);
       if (replies.get(id) === author) replies.delete(id);
@@ -264,9 +266,13 @@ function authorsWanted() {
 // once these are read, so the timeline never shows an empty moment.
 function openPosts(authors) {
   next?.sub.close();
-  const gen = { key: authors.join(), posts: new Map(), sub: null };
+  if (authors.join() !== shown?.key) {   // other authors: their first page
+    limit = LIMIT;
+    olderDone = false;
+  }
+  const gen = { key: authors.join(), authors, posts: new Map(), sub: null };
   next = gen;
-  gen.sub = watch({ kinds: [1], authors, limit: LIMIT }, (event) => addPost(gen, event), () => showPosts(gen));
+  gen.sub = watch({ kinds: [1], authors, limit }, (event) => addPost(gen, event), () => showPosts(gen));
 }
 
 function addPost(gen, event) {
@@ -275,7 +281,7 @@ function addPost(gen, event) {
   if (gen !== shown) return;   // read with the rest when `gen` is shown
   track(event);
   // A hidden tab gets no animation frames: keep the model small meanwhile.
-  if (gen.posts.size > 2 * LIMIT) trim();
+  if (gen.posts.size > 2 * limit) trim();
   schedule();
 }
 
@@ -301,17 +307,17 @@ async function showPosts(gen) {
   schedule();
 }
 
-// Keeps the newest LIMIT posts shown, and what decorates posts still held.
-// -> the posts kept, in order.
+// Keeps the newest `limit` posts shown, and what decorates posts still
+// held (here or in the open view). -> the posts kept, in order.
 function trim() {
   const posts = [...shown.posts.values()].sort(order);
-  for (const post of posts.slice(LIMIT)) shown.posts.delete(post.id);
+  for (const post of posts.slice(limit)) shown.posts.delete(post.id);
   for (const id of around.keys()) {
-    if (shown.posts.has(id) || next?.posts.has(id)) continue;
+    if (shown.posts.has(id) || next?.posts.has(id) || viewHolds(id)) continue;
     around.delete(id);
     aroundReader.drop(id);
   }
-  return posts.slice(0, LIMIT);
+  return posts.slice(0, limit);
 }
 
 // Everything that changed since the last frame, applied in one go.
@@ -335,6 +341,7 @@ function flush() {
   renderLists();
   renderPeers();
   if (shown) renderTimeline(trim());
+  renderSocial();
 }
 
 // --- lists: following, muted -----------------------------------------------------------
@@ -376,9 +383,10 @@ function renderTimeline(posts) {
   });
   $('timeline-loading').hidden = true;
   $('empty').hidden = items.length > 0;
+  $('timeline-older').hidden = olderDone || posts.length < limit;
   renderKeyed($('timeline'), items.map((item) => {
     const { event, reactions, replies, mine } = item;
-    const sig = JSON.stringify([mine, reactions, replies, displayName(event.pubkey), following.has(event.pubkey)]);
+    const sig = JSON.stringify([mine, reactions, replies, displayName(event.pubkey), following.has(event.pubkey), postSig(event)]);
     return { key: event.id, sig, make: () => postView(item) };
   }));
   if (firstRender) {
@@ -398,7 +406,7 @@ function postView({ event, reactions: count, replies, mine: reactedByMe }) {
       dataset: { focusKey: `react:${event.id}` },
       onclick: (e) => act(e.currentTarget, () => feed.react(event.id, '+')),
     }, el('span', { 'aria-hidden': 'true', text: '+ ' }), el('span', { class: 'reaction-count', text: String(count) })),
-    el('span', { class: 'replies', text: `${replies} ${replies === 1 ? 'reply' : 'replies'}` }),
+    el('a', { class: 'replies', href: routeHref('thread', event.id), text: `${replies} ${replies === 1 ? 'reply' : 'replies'}` }),
   ];
   if (own) {
     actions.push(el('button', {
@@ -420,12 +428,529 @@ function postView({ event, reactions: count, replies, mine: reactedByMe }) {
       }),
     );
   }
+  actions.splice(1, 0, replyButton(event));
   return el('li', { class: `post${own ? ' own' : ''}`, dataset: { id: event.id, pubkey: event.pubkey } },
     el('div', { class: 'post-head' },
-      el('span', { class: 'author', title: event.pubkey, text: who }),
-      el('time', { class: 'ago', datetime: when.toISOString(), title: when.toLocaleString(), dataset: { ts: event.created_at }, text: ago(event.created_at) })),
-    el('p', { class: 'post-content', text: event.content }),
-    el('div', { class: 'post-actions' }, ...actions));
+      avatar(event.pubkey),
+      el('a', { class: 'author', href: routeHref('profile', event.pubkey), title: event.pubkey, text: who }),
+      el('a', { class: 'permalink', href: routeHref('thread', event.id), 'aria-label': `Thread of ${who}'s post` },
+        el('time', { class: 'ago', datetime: when.toISOString(), title: when.toLocaleString(), dataset: { ts: event.created_at }, text: ago(event.created_at) }))),
+    inReplyTo(event),
+    el('p', { class: 'post-content', onclick: (e) => openFromContent(e, event.id) }, ...contentNodes(event.content)),
+    el('div', { class: 'post-actions' }, ...actions),
+    replyBox(event));
+}
+
+// --- social: replies, threads, profiles, mentions, notifications -------------------
+// The views besides the timeline are routes in the URL fragment, after the
+// room: #<room>/thread/<id>, #<room>/profile/<pubkey>, #<room>/notifications
+// (no room: the lobby's), so reload and back/forward work. Each view holds
+// its own live queries, opened when it is shown and closed when it is left;
+// its posts are decorated by the model above (track) and drawn with
+// postView, on the same once-per-frame flush.
+const PAGE = LIMIT;          // posts per "load older" in the views
+const SEEN_KEY = 'demo:notifications-seen';   // feed state: newest created_at seen
+
+let nip19 = null;            // js-glue/nip19.js, loaded by startSocial
+let roomRaw = '';            // the room part of the fragment, as typed
+let view = { name: 'home' };
+let olderDone = false;       // the timeline's "load older" found the end
+const replyOpen = new Set(); // ids of posts whose reply box is open
+const drafts = new Map();    // post id -> reply text typed (rows are remade)
+let focusReply = null;       // a reply box just opened: focus it once drawn
+const notes = { paged: null, seen: 0, targets: new Map() };
+const targetReader = batchReader((ids) => ({ ids }), (event) => notes.targets.set(event.id, event));
+
+// Splits a fragment (without '#') into the room and the view route.
+function splitRoute(fragment) {
+  let m = fragment.match(/^(?:(.*)\/)?(thread|profile)\/([0-9a-f]{64})$/);
+  if (m) return { room: m[1] ?? '', route: { name: m[2], key: m[3] } };
+  m = fragment.match(/^(?:(.*)\/)?notifications$/);
+  if (m) return { room: m[1] ?? '', route: { name: 'notifications' } };
+  return { room: fragment, route: { name: 'home' } };
+}
+
+function routeHref(name, key) {
+  const prefix = roomRaw ? `${roomRaw}/` : '';
+  if (name === 'home') return `#${roomRaw}`;
+  return `#${prefix}${name}${key ? `/${key}` : ''}`;
+}
+
+const isHttps = (url) => { try { return new URL(url).protocol === 'https:'; } catch { return false; } };
+
+function profileFields(pk) {
+  try {
+    const value = JSON.parse(profiles.get(pk)?.content ?? 'null');
+    return value && typeof value === 'object' ? value : {};
+  } catch { return {}; }
+}
+
+// A picture is loaded only for ourselves and authors we follow, and only
+// over https, lazily and without a referrer: a stranger's picture URL
+// would tell its server who reads them, and when.
+function pictureOf(pk) {
+  const url = profileFields(pk).picture;
+  if (typeof url !== 'string' || !isHttps(url)) return null;
+  return pk === me || following.has(pk) ? url : null;
+}
+
+function avatar(pk, size = 'small') {
+  const url = pictureOf(pk);
+  const initial = [...(names.get(pk) || '?')][0].toUpperCase();
+  const placeholder = () => el('span', { class: `avatar ${size} placeholder`, 'aria-hidden': 'true', text: initial });
+  if (!url) return placeholder();
+  const img = el('img', { class: `avatar ${size}`, src: url, alt: '', loading: 'lazy', referrerpolicy: 'no-referrer', decoding: 'async' });
+  img.addEventListener('error', () => img.replaceWith(placeholder()));
+  return img;
+}
+
+// What, besides the counts, a post row shows that can change.
+function postSig(event) {
+  return [pictureOf(event.pubkey), replyOpen.has(event.id), mentionedIn(event.content).map((pk) => displayName(pk))];
+}
+
+// --- NIP-10 replies ---
+// The root and the parent a reply names: marked "e" tags, or the
+// deprecated positional form (first is the root, last the parent).
+function threadRefs(event) {
+  const es = event.tags.filter((t) => t[0] === 'e' && HEX64.test(t[1] ?? ''));
+  if (!es.length) return { root: null, parent: null };
+  const root = es.find((t) => t[3] === 'root')?.[1];
+  const reply = es.find((t) => t[3] === 'reply')?.[1];
+  if (root || reply) return { root: root ?? reply, parent: reply ?? root };
+  return { root: es[0][1], parent: es.at(-1)[1] };
+}
+
+// The tags of a reply to `parent`: the thread's root kept, the parent
+// marked "reply" (a reply to the root names it once, as "root"), and
+// everyone in the conversation so far as "p" (NIP-10).
+function replyTags(parent) {
+  const root = threadRefs(parent).root ?? parent.id;
+  const tags = [['e', root, '', 'root']];
+  if (root !== parent.id) tags.push(['e', parent.id, '', 'reply']);
+  const pks = [parent.pubkey, ...parent.tags.filter((t) => t[0] === 'p' && HEX64.test(t[1] ?? '')).map((t) => t[1])];
+  for (const pk of new Set(pks)) if (pk !== me) tags.push(['p', pk]);
+  return tags;
+}
+
+function inReplyTo(event) {
+  const { parent } = threadRefs(event);
+  if (!parent) return null;
+  const to = event.tags.find((t) => t[0] === 'p' && HEX64.test(t[1] ?? ''))?.[1];
+  return el('p', { class: 'in-reply-to' },
+    el('a', { href: routeHref('thread', parent), text: to ? `↪ in reply to ${displayName(to)}` : '↪ in reply to a post' }));
+}
+
+function replyButton(event) {
+  const open = replyOpen.has(event.id);
+  return el('button', {
+    type: 'button', class: 'small reply', 'aria-expanded': open ? 'true' : 'false', text: 'Reply',
+    'aria-label': `Reply to ${displayName(event.pubkey)}'s post`, dataset: { focusKey: `reply:${event.id}` },
+    onclick: () => {
+      if (open) replyOpen.delete(event.id);
+      else { replyOpen.add(event.id); focusReply = event.id; }
+      schedule();
+    },
+  });
+}
+
+function replyBox(event) {
+  if (!replyOpen.has(event.id)) return null;
+  const send = async (form) => {
+    const box = form.querySelector('textarea');
+    const text = box.value.trim();
+    if (!text) { box.focus(); return; }
+    await act(form.querySelector('button[type=submit]'), async () => {
+      const [content, { tags: mentions }] = withMentions(text);
+      const tags = replyTags(event);
+      for (const tag of mentions) if (!tags.some((t) => t[0] === 'p' && t[1] === tag[1])) tags.push(tag);
+      await feed.post(content, { tags });
+      drafts.delete(event.id);
+      replyOpen.delete(event.id);
+      schedule();
+    });
+  };
+  const area = el('textarea', {
+    rows: 2, maxlength: 10000, class: 'reply-text', 'aria-label': `Your reply to ${displayName(event.pubkey)}`,
+    placeholder: 'Write a reply (Ctrl+Enter to send)', dataset: { focusKey: `reply-text:${event.id}` },
+    oninput: (e) => drafts.set(event.id, e.target.value),
+    onkeydown: (e) => { if (e.key === 'Enter' && (e.ctrlKey || e.metaKey)) { e.preventDefault(); send(e.target.form); } },
+  });
+  area.value = drafts.get(event.id) ?? '';
+  return el('form', { class: 'reply-form', onsubmit: (e) => { e.preventDefault(); send(e.currentTarget); } },
+    area,
+    el('div', { class: 'compose-actions' }, el('button', { type: 'submit', class: 'small primary', text: 'Send reply' })));
+}
+
+// A click on a post's text (not a link in it, not a selection) opens its thread.
+function openFromContent(e, id) {
+  if (e.target.closest('a') || String(getSelection())) return;
+  location.hash = routeHref('thread', id);
+}
+
+// --- NIP-27 mentions ---
+// "@Name" of an author we know (a name in force; followed ones first)
+// becomes nostr:npub1... and a "p" tag. -> [content, { tags }]
+function withMentions(text) {
+  const known = new Map();   // lower-cased name -> pubkey
+  for (const [pk, name] of names) if (!known.has(name.toLowerCase()) || following.has(pk)) known.set(name.toLowerCase(), pk);
+  const pks = new Set();
+  // Longest names first, so "@Al Smith" is not taken for "@Al".
+  const sorted = [...known.keys()].sort((a, b) => b.length - a.length).map((n) => n.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'));
+  if (!sorted.length) return [text, { tags: [] }];
+  const re = new RegExp(`(^|[^\\p{L}\\p{N}_@])@(${sorted.join('|')})(?![\\p{L}\\p{N}_])`, 'giu');
+  const content = text.replace(re, (all, before, name) => {
+    const pk = known.get(name.toLowerCase());
+    pks.add(pk);
+    return `${before}nostr:${nip19.bech32Encode('npub', hexBytes(pk))}`;
+  });
+  return [content, { tags: [...pks].map((pk) => ['p', pk]) }];
+}
+
+const hexBytes = (hex) => Uint8Array.from(hex.match(/../g), (h) => parseInt(h, 16));
+const NPUB_RE = /nostr:(npub1[02-9ac-hj-np-z]{58})/g;
+
+function npubHex(npub) {
+  try { return nip19.pubkeyHex(npub); } catch { return null; }
+}
+
+function mentionedIn(content) {
+  return [...content.matchAll(NPUB_RE)].map((m) => npubHex(m[1])).filter(Boolean);
+}
+
+// A post's text as nodes: nostr:npub mentions become the author's name,
+// linking to their profile; everything else stays text.
+function contentNodes(content) {
+  const nodes = [];
+  let at = 0;
+  for (const m of content.matchAll(NPUB_RE)) {
+    const pk = npubHex(m[1]);
+    if (!pk) continue;
+    nodes.push(content.slice(at, m.index),
+      el('a', { class: 'mention', href: routeHref('profile', pk), title: pk, dataset: { pubkey: pk }, text: `@${names.get(pk) || short(pk)}` }));
+    at = m.index + m[0].length;
+    if (!met.has(pk)) { wantProfile(pk); schedule(); }   // the name, next frame
+  }
+  nodes.push(content.slice(at));
+  return nodes.filter((n) => n !== '');
+}
+
+// --- paged live queries ---
+// The newest PAGE events of `filter`, kept live; older() reads the PAGE
+// before the oldest held (see olderFilter).
+function paged(filter, onevent = () => {}) {
+  const p = { posts: new Map(), ready: false, more: false, loading: false };
+  const add = (event) => {
+    if (deleted.has(`${event.id}:${event.pubkey}`) || p.posts.has(event.id)) return false;
+    p.posts.set(event.id, event);
+    onevent(event);
+    return true;
+  };
+  p.sub = watch({ ...filter, limit: PAGE }, (event) => { if (add(event)) schedule(); },
+    () => { p.ready = true; p.more = p.posts.size >= PAGE; schedule(); });
+  p.older = async () => {
+    if (p.loading) return;
+    p.loading = true;
+    try {
+      const query = olderFilter(filter, p.posts.values(), PAGE);
+      stats.queries++;
+      const got = await feed.query(query);
+      let added = 0;
+      for (const event of got) if (add(event)) added++;
+      p.more = got.length >= query.limit && added > 0;
+    } finally {
+      p.loading = false;
+      schedule();
+    }
+  };
+  p.close = () => p.sub.close();
+  return p;
+}
+
+// The page before the oldest of `held`: `until` is inclusive, and a burst
+// of posts can share a second, so the limit grows by those held at that
+// second -- they come again and are skipped, and the page still brings
+// `page` posts not shown yet.
+function olderFilter(filter, held, page) {
+  const times = [...held].map((e) => e.created_at);
+  if (!times.length) return { ...filter, limit: page };
+  const until = Math.min(...times);
+  return { ...filter, until, limit: page + times.filter((t) => t === until).length };
+}
+
+function socialDeleted(id, author) {
+  for (const p of [view.paged, view.rootPaged, notes.paged]) {
+    if (p?.posts.get(id)?.pubkey === author) p.posts.delete(id);
+  }
+}
+
+// Posts the open view shows keep their decorations (see trim).
+function viewHolds(id) {
+  return !!(view.paged?.posts.has(id) || view.rootPaged?.posts.has(id));
+}
+
+function olderButton(p, label) {
+  if (!p?.ready || !p.more) return null;
+  return el('button', {
+    type: 'button', class: 'older', text: p.loading ? 'Loading…' : label, disabled: p.loading,
+    onclick: (e) => act(e.currentTarget, p.older),
+  });
+}
+
+// --- routing ---
+function route() {
+  const { route: r } = splitRoute(location.hash.slice(1));
+  if (view.name === r.name && view.key === r.key) return;
+  view.paged?.close();
+  view.rootPaged?.close();
+  view = { name: r.name, key: r.key };
+  if (r.name === 'thread') {
+    openThread(view);
+  } else if (r.name === 'profile') {
+    wantProfile(r.key);
+    view.paged = paged({ kinds: [1], authors: [r.key] }, track);
+  } else if (r.name === 'notifications') {
+    markSeen();
+  }
+  $('home').hidden = r.name !== 'home';
+  $('view').hidden = r.name === 'home';
+  $('view-body').replaceChildren();
+  for (const [id, name] of [['nav-home', 'home'], ['nav-notifications', 'notifications'], ['nav-me', 'profile']]) {
+    const current = name === r.name && (name !== 'profile' || r.key === me);
+    if (current) $(id).setAttribute('aria-current', 'page');
+    else $(id).removeAttribute('aria-current');
+  }
+  window.scrollTo(0, 0);
+  schedule();
+}
+
+// A thread is read from its root: the root itself, and every post that
+// names it (NIP-10 replies at any depth keep the root).
+async function openThread(v) {
+  const [post] = await feed.query({ ids: [v.key] });
+  if (view !== v) return;
+  v.root = (post && threadRefs(post).root) || v.key;
+  v.rootPaged = paged({ ids: [v.root] }, track);
+  v.paged = paged({ kinds: [1], '#e': [v.root] }, track);
+  schedule();
+}
+
+// The thread as rows in reading order: each post followed by its replies
+// (oldest first), depth-first. A reply whose parent is not held (not
+// synced, or on an older page) hangs from the root.
+function threadRows(v) {
+  const root = v.rootPaged?.posts.get(v.root);
+  const all = [...(v.paged?.posts.values() ?? [])].filter((e) => !muted.has(e.pubkey));
+  const held = new Set(all.map((e) => e.id));
+  const children = new Map();
+  for (const e of all) {
+    let { parent } = threadRefs(e);
+    if (!held.has(parent)) parent = v.root;
+    if (!children.has(parent)) children.set(parent, []);
+    children.get(parent).push(e);
+  }
+  const rows = [];
+  const walk = (id, depth) => {
+    for (const e of (children.get(id) ?? []).sort((a, b) => -order(a, b))) {
+      rows.push({ event: e, depth });
+      walk(e.id, depth + 1);
+    }
+  };
+  if (root && !muted.has(root.pubkey)) rows.push({ event: root, depth: 0 });
+  walk(v.root, 1);
+  return rows;
+}
+
+function decorated(event) {
+  const counts = around.get(event.id);
+  if (!counts) { track(event); return { event, reactions: 0, replies: 0, mine: false }; }
+  const { reactions, replies } = counts;
+  return { event, reactions: reactions.size, replies: replies.size, mine: [...reactions.values()].includes(me) };
+}
+
+function postItem(event, extra = {}) {
+  const item = decorated(event);
+  const sig = JSON.stringify([item.mine, item.reactions, item.replies, displayName(event.pubkey), following.has(event.pubkey), postSig(event), extra.depth]);
+  return {
+    key: event.id, sig, make: () => {
+      const row = postView(item);
+      if (extra.depth !== undefined) {
+        row.dataset.depth = String(extra.depth);
+        row.style.setProperty('--depth', String(Math.min(extra.depth, 4)));
+      }
+      if (extra.focus) row.classList.add('focus');
+      return row;
+    },
+  };
+}
+
+// The view's frame: builds its skeleton once (kept while the route is),
+// then patches its lists like the timeline's.
+function renderSocial() {
+  renderBadge();
+  if (view.name === 'home') return;
+  const body = $('view-body');
+  if (view.name === 'thread') renderThread(body);
+  else if (view.name === 'profile') renderProfile(body);
+  else renderNotifications(body);
+  if (focusReply) {
+    document.querySelector(`[data-focus-key="reply-text:${CSS.escape(focusReply)}"]`)?.focus();
+    focusReply = null;
+  }
+}
+
+function skeleton(body, kind, make) {
+  if (body.dataset.view !== kind) {
+    body.dataset.view = kind;
+    body.replaceChildren(...make());
+  }
+}
+
+function renderThread(body) {
+  skeleton(body, `thread:${view.key}`, () => [
+    el('h2', { class: 'view-title', text: 'Thread' }),
+    el('p', { id: 'thread-empty', class: 'empty', text: 'Looking for this post…' }),
+    el('div', { id: 'thread-older' }),
+    el('ol', { id: 'thread', class: 'timeline thread' }),
+  ]);
+  const rows = threadRows(view);
+  $('thread-empty').hidden = rows.length > 0;
+  if (view.rootPaged?.ready && !rows.length) $('thread-empty').textContent = 'This post is not here: it was deleted, or no peer has brought it yet.';
+  $('thread-older').replaceChildren(...[olderButton(view.paged, 'Load earlier replies')].filter(Boolean));
+  renderKeyed($('thread'), rows.map(({ event, depth }) => postItem(event, { depth, focus: event.id === view.key })));
+}
+
+function renderProfile(body) {
+  const pk = view.key;
+  skeleton(body, `profile:${pk}`, () => [
+    el('section', { id: 'profile-card', class: 'card profile-card' }),
+    el('h2', { class: 'view-title', text: 'Posts' }),
+    el('p', { id: 'profile-empty', class: 'empty', hidden: true }),
+    el('ol', { id: 'profile-posts', class: 'timeline' }),
+    el('div', { id: 'profile-older' }),
+  ]);
+  const fields = profileFields(pk);
+  const about = typeof fields.about === 'string' ? fields.about : '';
+  const followed = following.has(pk);
+  const isMuted = muted.has(pk);
+  const sig = JSON.stringify([names.get(pk), about, pictureOf(pk), followed, isMuted]);
+  const card = $('profile-card');
+  if (card.dataset.sig !== sig) {
+    card.dataset.sig = sig;
+    const buttons = pk === me ? [el('span', { class: 'muted-text', text: 'This is you: edit your name, about and picture under “You”.' })] : [
+      el('button', { type: 'button', class: `small ${followed ? 'unfollow' : 'follow'}`, id: 'profile-follow', text: followed ? 'Unfollow' : 'Follow',
+        onclick: (e) => act(e.currentTarget, () => (followed ? unfollow : follow)(pk)) }),
+      el('button', { type: 'button', class: `small ${isMuted ? 'unmute' : 'mute'}`, id: 'profile-mute', text: isMuted ? 'Unmute' : 'Mute',
+        onclick: (e) => act(e.currentTarget, () => (isMuted ? feed.unmute(pk) : feed.mute(pk))) }),
+    ];
+    card.replaceChildren(
+      avatar(pk, 'large'),
+      el('div', { class: 'profile-text' },
+        el('h2', { id: 'profile-name', text: names.get(pk) || 'No name yet' }),
+        el('code', { class: 'pubkey', title: pk, text: nip19.bech32Encode('npub', hexBytes(pk)) }),
+        el('p', { id: 'profile-about', text: about }),
+        el('div', { class: 'post-actions' }, ...buttons)));
+  }
+  const posts = isMuted ? [] : [...(view.paged?.posts.values() ?? [])].sort(order);
+  const empty = $('profile-empty');
+  empty.hidden = !view.paged?.ready || posts.length > 0;
+  empty.textContent = isMuted ? 'Muted: their posts are hidden and refused.'
+    : followed || pk === me ? 'No posts yet.' : 'No posts here: follow them to fetch their posts.';
+  renderKeyed($('profile-posts'), posts.map((e) => postItem(e)));
+  $('profile-older').replaceChildren(...[isMuted ? null : olderButton(view.paged, 'Load older posts')].filter(Boolean));
+}
+
+// --- notifications: replies to, mentions of and reactions to us ---
+function notifications() {
+  return [...(notes.paged?.posts.values() ?? [])]
+    .filter((e) => e.pubkey !== me && !muted.has(e.pubkey)).sort(order);
+}
+
+function renderBadge() {
+  const unread = notifications().filter((e) => e.created_at > notes.seen).length;
+  $('notif-count').hidden = unread === 0;
+  $('notif-count').textContent = String(unread);
+  $('nav-notifications').setAttribute('aria-label', `Notifications${unread ? ` (${unread} unread)` : ''}`);
+  // While the list is open, what arrives is seen.
+  if (view.name === 'notifications' && unread) markSeen();
+}
+
+function markSeen() {
+  const newest = Math.max(0, ...notifications().map((e) => e.created_at));
+  notes.seen = Math.max(notes.seen, newest);
+  feed.setState(SEEN_KEY, notes.seen).catch(showError);
+}
+
+function noteView(event) {
+  const who = displayName(event.pubkey);
+  const target = event.kind === 7 ? event.tags.filter((t) => t[0] === 'e').at(-1)?.[1] : threadRefs(event).parent;
+  const targetPost = target && notes.targets.get(target);
+  const what = event.kind === 7 ? `reacted ${event.content === '+' || event.content === '' ? '+' : event.content} to your post`
+    : target ? 'replied' : 'mentioned you';
+  const when = new Date(event.created_at * 1000);
+  return el('li', { class: `note note-${event.kind === 7 ? 'reaction' : target ? 'reply' : 'mention'}`, dataset: { id: event.id, pubkey: event.pubkey } },
+    avatar(event.pubkey),
+    el('div', { class: 'note-text' },
+      el('p', {},
+        el('a', { class: 'author', href: routeHref('profile', event.pubkey), text: who }), ` ${what} `,
+        el('time', { class: 'ago', datetime: when.toISOString(), dataset: { ts: event.created_at }, text: ago(event.created_at) })),
+      event.kind === 1
+        ? el('a', { class: 'note-content', href: routeHref('thread', event.id) }, ...contentNodes(event.content))
+        : targetPost ? el('a', { class: 'note-content quoted', href: routeHref('thread', target), text: targetPost.content }) : null));
+}
+
+function renderNotifications(body) {
+  skeleton(body, 'notifications', () => [
+    el('h2', { class: 'view-title', text: 'Notifications' }),
+    el('p', { id: 'notes-empty', class: 'empty', text: 'Nothing yet: replies to your posts, reactions and mentions show up here.' }),
+    el('ol', { id: 'notes', class: 'notes card' }),
+    el('div', { id: 'notes-older' }),
+  ]);
+  const list = notifications();
+  for (const e of list) if (e.kind === 7) { const t = e.tags.filter((x) => x[0] === 'e').at(-1)?.[1]; if (t && HEX64.test(t) && !notes.targets.has(t)) targetReader.add(t); }
+  targetReader.read();
+  $('notes-empty').hidden = list.length > 0;
+  $('notes').hidden = list.length === 0;
+  renderKeyed($('notes'), list.map((e) => {
+    const target = e.kind === 7 ? notes.targets.get(e.tags.filter((x) => x[0] === 'e').at(-1)?.[1]) : null;
+    return { key: e.id, sig: JSON.stringify([displayName(e.pubkey), pictureOf(e.pubkey), !!target]), make: () => noteView(e) };
+  }));
+  $('notes-older').replaceChildren(...[olderButton(notes.paged, 'Load older notifications')].filter(Boolean));
+}
+
+// Loads what the views need, opens the notifications' live query and the
+// route in the URL. Runs once the feed is open.
+async function startSocial() {
+  nip19 = await import('/hiroba/js-glue/nip19.js');
+  roomRaw = splitRoute(location.hash.slice(1)).room;
+  const seen = await feed.getState(SEEN_KEY).catch(() => null);
+  notes.seen = Number.isSafeInteger(seen) ? seen : 0;
+  notes.paged = paged({ kinds: [1, 7], '#p': [me] }, (event) => wantProfile(event.pubkey));
+  $('nav-home').href = routeHref('home');
+  $('back').href = routeHref('home');
+  $('nav-notifications').href = routeHref('notifications');
+  $('nav-me').href = routeHref('profile', me);
+  $('timeline-older').addEventListener('click', (e) => act(e.currentTarget, loadOlderPosts));
+  route();
+}
+
+// The timeline's next page: the LIMIT posts before the oldest shown.
+async function loadOlderPosts() {
+  if (!shown) return;
+  const query = olderFilter({ kinds: [1], authors: shown.authors }, trim(), LIMIT);
+  stats.queries++;
+  const got = await feed.query(query);
+  let added = 0;
+  for (const event of got) {
+    if (shown.posts.has(event.id) || deleted.has(`${event.id}:${event.pubkey}`)) continue;
+    shown.posts.set(event.id, event);
+    track(event);
+    added++;
+  }
+  olderDone = got.length < query.limit || added === 0;
+  limit += added;
+  await Promise.all([aroundReader.read(), profileReader.read()]);
+  schedule();
 }
 
 // --- peers and sync --------------------------------------------------------------
@@ -696,7 +1221,7 @@ async function post() {
   const text = box.value.trim();
   if (!text) { box.focus(); return; }
   await act($('post-button'), async () => {
-    await feed.post(text);
+    await feed.post(...withMentions(text));
     box.value = '';
   });
   box.focus();
@@ -710,7 +1235,10 @@ function wire() {
   $('name-form').addEventListener('submit', (e) => {
     e.preventDefault();
     const name = $('name-input').value.trim();
-    act(e.submitter, () => feed.setProfile({ name }));
+    const about = $('about-input').value.trim();
+    const picture = $('picture-input').value.trim();
+    if (picture && !isHttps(picture)) { showError(new Error('A picture is an https:// URL.')); $('picture-input').focus(); return; }
+    act(e.submitter, () => feed.setProfile({ name, about, picture }));
   });
   $('follow-form').addEventListener('submit', (e) => {
     e.preventDefault();
@@ -732,7 +1260,8 @@ function wire() {
     }
     setTimeout(() => { button.textContent = 'Copy'; }, 1500);
   });
-  window.addEventListener('hashchange', () => location.reload());
+  // Another room is another page; the same room's views are routes.
+  window.addEventListener('hashchange', () => (roomFromHash(location.hash) === roomName ? route() : location.reload()));
   // Leaving says goodbye: peers see the connection close at once instead
   // of waiting for it to time out.
   window.addEventListener('pagehide', () => {
@@ -804,10 +1333,13 @@ async function main() {
   $('my-pubkey').dataset.pubkey = me;
   const profile = await feed.profile().catch(() => null);
   if (typeof profile?.name === 'string') $('name-input').value = profile.name;
+  if (typeof profile?.about === 'string') $('about-input').value = profile.about;
+  if (typeof profile?.picture === 'string') $('picture-input').value = profile.picture;
   $('loading').hidden = true;
   $('sidebar').hidden = false;
   $('content').hidden = false;
   wire();
+  await startSocial();
   startModel();
   connectRelays();
   window.hirobaRelays = relays;   // for the console and tests
