@@ -4,10 +4,18 @@
 // strings (what a user copies and pastes). Then they trade posts, a reply
 // and a reaction over the connection. Two Chromium users, two Firefox
 // users, and a Chromium user with a Firefox user (as HIROBA_BROWSERS allows).
+//
+// Then the demo page's "Pair without a server" panel, driven as a user
+// would: its QR codes, read back from the canvas pixels with jsQR, hold the
+// invite's link and the answer's text; the other side opens the link, the
+// first pastes the answer, and a post crosses. The demo runs on the dev
+// server, which does have signaling: the two users sit in different rooms,
+// so only the pairing can connect them.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { BROWSERS, launchBrowser, startServer } from './harness.js';
+import jsQR from 'jsqr';
+import { BROWSERS, launchBrowser, startServer, startDemoServer } from './harness.js';
 
 let server;
 before(async () => { server = await startServer(); });
@@ -99,3 +107,63 @@ test('a Chromium user and a Firefox user pair by copy/paste with no server [chro
     const sizes = await pairUp('chromium', 'firefox');
     t.diagnostic(`invite ${sizes.invite} chars, answer ${sizes.answer} chars`);
   });
+
+// The QR code on the demo page, decoded: its canvas pixels go to jsQR.
+async function readQr(page) {
+  const { width, height, data } = await page.evaluate(() => {
+    const canvas = document.getElementById('pair-qr');
+    const pixels = canvas.getContext('2d').getImageData(0, 0, canvas.width, canvas.height);
+    return { width: pixels.width, height: pixels.height, data: Array.from(pixels.data) };
+  });
+  return jsQR(Uint8ClampedArray.from(data), width, height)?.data ?? null;
+}
+
+for (const browser of BROWSERS) {
+  test(`the demo pairs two browsers in different rooms: invite link, QR codes, pasted answer, a post crosses [${browser}]`, async () => {
+    const demo = await startDemoServer();
+    const profiles = [];
+    try {
+      const open = async (url) => {
+        const profile = await launchBrowser(browser);
+        profiles.push(profile);
+        const page = await profile.newPage();
+        await page.setViewportSize({ width: 1200, height: 1400 });
+        await page.goto(url);
+        await page.locator('#my-pubkey[data-pubkey]').waitFor({ timeout: 60_000 });
+        return { page, pubkey: await page.getAttribute('#my-pubkey', 'data-pubkey') };
+      };
+      const status = (u) => u.page.locator('#pair-status').textContent();
+      const alice = await open(`${demo.url}#pair-demo-alice-${browser}`);
+
+      await alice.page.click('#pair-create');
+      await alice.page.waitForFunction(() => !document.getElementById('pair-out').hidden && document.getElementById('pair-qr').dataset.text);
+      const invite = await alice.page.inputValue('#pair-text');
+      const link = await alice.page.getAttribute('#pair-link', 'href');
+      assert.equal(link, `${demo.url}#pair=${invite}`);
+      assert.match(await status(alice), /^Invite ready \(\d+ characters\)\. Send it to the other browser/);
+      assert.equal(await readQr(alice.page), link, 'the QR code holds the invite link');
+
+      // Bob opens the link: his page answers it at once.
+      const bob = await open(link);
+      await bob.page.waitForFunction(() => document.getElementById('pair-text').value && document.getElementById('pair-qr').dataset.text, undefined, { timeout: 60_000 });
+      const answer = await bob.page.inputValue('#pair-text');
+      assert.match(await status(bob), /^Invite from .* accepted\. Send this answer back/);
+      assert.equal(await readQr(bob.page), answer, 'the QR code holds the answer');
+      assert.equal(await bob.page.evaluate(() => location.hash), '', 'the invite left the address bar');
+
+      await alice.page.fill('#pair-input', answer);
+      await alice.page.click('#pair-use');
+      for (const u of [alice, bob]) {
+        await u.page.waitForFunction(() => /^Paired with /.test(document.getElementById('pair-status').textContent), undefined, { timeout: 60_000 });
+      }
+      // Not through the room: they are in different ones and never met there.
+      assert.deepEqual(await alice.page.evaluate(() => window.hirobaRoom.peers), []);
+      const post = await bob.page.evaluate(() => window.hirobaFeed.post('from bob, paired'));
+      await alice.page.waitForFunction(async (id) => (await window.hirobaFeed.query({ ids: [id] })).length === 1, post.id, { timeout: 60_000 });
+      await alice.page.locator(`#timeline li[data-id="${post.id}"]`).waitFor({ timeout: 60_000 });
+    } finally {
+      for (const p of profiles) await p.close();
+      await demo.close();
+    }
+  });
+}
