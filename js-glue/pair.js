@@ -81,6 +81,7 @@ function fromBase64url(text) {
 const ICE_CHARS = /^[A-Za-z0-9+/]{4,256}$/;
 const TOKEN = /^[A-Za-z0-9+/]{1,32}$/;
 const ADDRESS = /^[0-9A-Za-z.:-]{1,64}$/; // IPv4, IPv6, or an mDNS name
+const MAX_PER_TYPE = 6;                   // candidates of one type kept in a text
 const SETUP = { actpass: 'a', active: 'c', passive: 'p' };
 const TYPES = { host: 'h', srflx: 's', prflx: 'p', relay: 'r' };
 const invert = (o) => Object.fromEntries(Object.entries(o).map(([k, v]) => [v, k]));
@@ -90,13 +91,25 @@ export function compactSdp(sdp) {
   const get = (name) => sdp.match(new RegExp(`^a=${name}:(.*?)\\r?$`, 'm'))?.[1].trim();
   const [alg, hex] = (get('fingerprint') ?? '').split(' ');
   if (alg?.toLowerCase() !== 'sha-256' || !hex) throw new Error('hiroba: the description has no sha-256 fingerprint');
-  const candidates = [];
+  const found = [];
   for (const m of sdp.matchAll(/^a=candidate:(\S+) (\d+) (\S+) (\d+) (\S+) (\d+) typ (\S+)/gm)) {
     const [, foundation, component, protocol, priority, address, port, type] = m;
     // One component (data only, rtcp-mux); TCP candidates are rarely what
-    // works and cost room.
-    if (component !== '1' || protocol.toLowerCase() !== 'udp' || !TYPES[type]) continue;
-    candidates.push([TYPES[type], address, port, priority, foundation].join(','));
+    // works and cost room; an address the other side would refuse (a
+    // scoped IPv6 one) is left out rather than spoil the whole text.
+    if (component !== '1' || protocol.toLowerCase() !== 'udp' || !TYPES[type] || !ADDRESS.test(address) ||
+        !TOKEN.test(foundation) || priority.length > 10) continue;
+    found.push({ type, priority: Number(priority), text: [TYPES[type], address, port, priority, foundation].join(',') });
+  }
+  // A host with many interfaces: the best few of each type, so that the
+  // text stays short and a relay candidate is never crowded out.
+  const candidates = [];
+  for (const type of Object.keys(TYPES)) {
+    candidates.push(...found.filter((c) => c.type === type).sort((x, y) => y.priority - x.priority)
+      .slice(0, MAX_PER_TYPE).map((c) => c.text));
+  }
+  if (candidates.length === 0) {
+    throw new Error('hiroba: no network address was gathered (no network, or the STUN/TURN servers did not answer in time)');
   }
   const fields = [get('ice-ufrag'), get('ice-pwd'), toBase64url(hexToBytes(hex.replace(/:/g, '').toLowerCase())),
     SETUP[get('setup')], get('mid'), get('sctp-port') ?? '5000', get('max-message-size') ?? '0', ...candidates];
@@ -111,7 +124,7 @@ export function expandSdp(compact) {
   const fingerprint = fromBase64url(fp ?? '');
   if (!ICE_CHARS.test(ufrag ?? '') || !ICE_CHARS.test(pwd ?? '') || fingerprint?.length !== 32 ||
       !invert(SETUP)[setup] || !TOKEN.test(mid ?? '') || !/^\d{1,5}$/.test(sctpPort ?? '') ||
-      !/^\d{1,10}$/.test(maxSize ?? '') || cands.length === 0 || cands.length > 32) return null;
+      !/^\d{1,10}$/.test(maxSize ?? '') || cands.length === 0 || cands.length > 4 * MAX_PER_TYPE) return null;
   const lines = [];
   for (const c of cands) {
     const [t, address, port, priority, foundation, extra] = c.split(',');

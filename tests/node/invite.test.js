@@ -2,14 +2,15 @@
 // real feeds and real WebRTC (@roamhq/wrtc): two feeds pair by passing the
 // invite and the answer as text, then sync both ways; the texts' sizes;
 // host candidates, and relayed through a real TURN server (coturn) when it
-// is installed; a NIP-07 signer; and every refusal: tampered, expired,
-// replayed, foreign.
+// is installed; an answer pasted back late; a NIP-07 signer; the compact
+// description; and every refusal: tampered, expired, replayed, foreign.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import wrtc from '@roamhq/wrtc';
 import { finalizeEvent, generateSecretKey, getPublicKey } from 'nostr-tools/pure';
 import { createInvite, acceptInvite } from '../../js-glue/network.js';
+import { compactSdp, expandSdp } from '../../js-glue/pair.js';
 import { restCredentials } from '../../web/turn.js';
 import { startCoturn, haveCommand } from '../shared/coturn.js';
 import { tempFeed, tempDir, loadOpenFeed, until } from './helpers.js';
@@ -96,6 +97,19 @@ test('pairing through a TURN server (relay only) when coturn is installed', { sk
   t.diagnostic(`relay-only invite ${invite.text.length} chars, answer ${answer.text.length} chars`);
 });
 
+test('the answer may come back late: completed 35 s after it was made, the connection opens', async (t) => {
+  // A person carries the answer back: the accepter's side must not give up
+  // after the usual 30 s for a connection to open.
+  const keep = keeper(t);
+  const { a, b } = await twoFeeds(t);
+  const invite = keep(await createInvite(a, opts));
+  const answer = keep(await acceptInvite(b, invite.text, opts));
+  await new Promise((resolve) => setTimeout(resolve, 35_000));
+  keep(await invite.complete(answer.text));
+  const pb = keep(await answer.connected());
+  assert.equal(pb.state, 'open');
+});
+
 test('a NIP-07 signer signs the invite and the answer', async (t) => {
   const keep = keeper(t);
   const sk = generateSecretKey();
@@ -113,6 +127,36 @@ test('a NIP-07 signer signs the invite and the answer', async (t) => {
   const answer = keep(await acceptInvite(b, invite.text, opts));
   const pa = keep(await invite.complete(answer.text));
   assert.equal(pa.pubkey, (await b.identity()).pubkey);
+});
+
+test('the compact description keeps what a data channel needs and rebuilds a valid SDP', async () => {
+  const pc = new RTCPeerConnection();
+  pc.createDataChannel('x');
+  await pc.setLocalDescription(await pc.createOffer());
+  const sdp = pc.localDescription.sdp;
+  pc.close();
+  const host = (i) => `a=candidate:${i} 1 udp ${2122260223 - i} 192.168.1.${i} ${50000 + i} typ host generation 0`;
+  const withCandidates = sdp.replace(/^(a=mid:.*)$/m, [
+    '$1', ...Array.from({ length: 10 }, (_, i) => host(i + 1)),
+    'a=candidate:20 1 udp 41885439 203.0.113.5 3478 typ relay raddr 0.0.0.0 rport 0',
+    'a=candidate:21 1 tcp 1518280447 192.168.1.1 9 typ host tcptype active',
+    'a=candidate:22 1 udp 2122262783 fe80::1%eth0 50022 typ host',
+  ].join('\r\n'));
+  const compact = compactSdp(withCandidates);
+  const cands = compact.split(' ').slice(7);
+  assert.equal(cands.filter((c) => c.startsWith('h,')).length, 6, 'the six best host candidates');
+  assert.ok(cands.includes('r,203.0.113.5,3478,41885439,20'), 'the relay candidate is never crowded out');
+  assert.ok(!compact.includes('tcp') && !compact.includes('%'), 'no TCP, no scoped address');
+  const rebuilt = expandSdp(compact);
+  for (const line of ['a=ice-ufrag:', 'a=ice-pwd:', 'a=fingerprint:sha-256 ', 'a=setup:actpass', 'a=sctp-port:', 'a=end-of-candidates']) {
+    assert.ok(rebuilt.includes(line), line);
+  }
+  assert.equal(sdp.match(/^a=fingerprint:(.*)\r$/m)[1].toUpperCase(), rebuilt.match(/^a=fingerprint:(.*)\r$/m)[1].toUpperCase());
+  // What a valid signature cannot vouch for: anything outside the patterns.
+  for (const bad of [compact.replace(/^\S+/, 'u\r\na=evil'), `${compact} h,1.2.3.4\r\na=x,1,1,1`, compact.split(' ').slice(0, 7).join(' ')]) {
+    assert.equal(expandSdp(bad), null, JSON.stringify(bad.slice(0, 40)));
+  }
+  assert.throws(() => compactSdp(sdp.replace(/^a=candidate.*\r\n/gm, '')), /no network address was gathered/);
 });
 
 test('tampered texts are refused: a changed byte anywhere, cut short, not base64url', async (t) => {
