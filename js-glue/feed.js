@@ -214,6 +214,15 @@ export class Feed extends Emitter {
     return event;
   }
 
+  /**
+   * Checks an event's id and signature as merge would, storing nothing;
+   * rejects with a HirobaError saying why when they are not valid.
+   */
+  async verify(event) {
+    this._check();
+    await this._backend.verify(JSON.stringify(event));
+  }
+
   // The signer signs the engine's unsigned event for a draft (pubkey and
   // created_at as the engine chooses them; a bad draft is refused before
   // the signer is asked) -> what it returned, checked by checkSigned.

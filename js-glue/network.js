@@ -12,3 +12,4 @@
 
 export { joinRoom } from './sync.js';
 export { joinRelay } from './relay-client.js';
+export { createInvite, acceptInvite } from './pair.js';

@@ -7,6 +7,12 @@
 // offer at once). The channel is negotiated out of band (id 0), so both
 // sides create it and neither waits for ondatachannel.
 //
+// Without signaling (signal: null, pairing by copy/paste, pair.js) the
+// caller exchanges the whole descriptions itself, candidates included
+// (Vanilla ICE): nothing is trickled or renegotiated, so an ICE failure
+// cannot be restarted, and the open timer starts when the caller says
+// (armOpenTimer), since a human carries the answer back.
+//
 // States (peer.state): 'connecting' -> 'open' -> 'closing' -> 'closed';
 // peer.route: 'direct' | 'relayed' (through TURN) once known.
 
@@ -32,7 +38,8 @@ export class Peer {
     this.makingOffer = false;
     this.ignoreOffer = false;
     this.restarts = 0;
-    this.unreachable = false; // the remote left signaling: no renegotiation possible
+    this.vanilla = !signal;
+    this.unreachable = this.vanilla; // no signaling (left, or none): no renegotiation possible
     this.pendingCandidates = [];
     this.pc = new RTCPeerConnection({ iceServers, iceTransportPolicy });
     this.channel = this.pc.createDataChannel('hiroba', { negotiated: true, id: 0, ordered: true });
@@ -48,20 +55,33 @@ export class Peer {
       this._learnRoute();
     });
     this.channel.addEventListener('close', () => this.close());
+    this.gathered = new Promise((resolve) => { this._gathered = resolve; });
     this.pc.onicecandidate = ({ candidate }) => {
-      if (candidate) this._signal({ candidate: candidate.toJSON ? candidate.toJSON() : candidate });
+      if (!candidate || this.pc.iceGatheringState === 'complete') this._gathered();
+      if (candidate && !this.vanilla) this._signal({ candidate: candidate.toJSON ? candidate.toJSON() : candidate });
+    };
+    this.pc.onicegatheringstatechange = () => {
+      if (this.pc.iceGatheringState === 'complete') this._gathered();
     };
     // Both sides create the negotiated channel, so both would offer at
     // once on every connect. The polite side lets the other offer first
     // and offers itself only once a session exists (ICE restarts).
     this.pc.onnegotiationneeded = () => {
+      if (this.vanilla) return; // the caller makes the one offer
       if (this.polite && !this.pc.remoteDescription) return;
       this._offer();
     };
     this.pc.oniceconnectionstatechange = () => this._iceState();
+    this.openTimer = null;
+    if (!this.vanilla) this.armOpenTimer(OPEN_TIMEOUT_MS);
+  }
+
+  // Fails the connection if it is not open within ms from now.
+  armOpenTimer(ms) {
+    clearTimeout(this.openTimer);
     this.openTimer = setTimeout(() => {
       if (this.state === 'connecting') this._failOpen(new Error('hiroba: the peer connection did not open in time'));
-    }, OPEN_TIMEOUT_MS);
+    }, ms);
     this.openTimer.unref?.();
   }
 
@@ -153,7 +173,9 @@ export class Peer {
   _restartIce() {
     if (this.state === 'closed' || this.state === 'closing') return;
     if (this.unreachable) {
-      this.close();
+      // A paired side that answered may see its checks fail until the
+      // inviter applies the answer; the open timer decides there.
+      if (!(this.vanilla && this.state === 'connecting')) this.close();
       return;
     }
     if (this.restarts++ >= MAX_ICE_RESTARTS) {

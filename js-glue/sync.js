@@ -7,16 +7,14 @@
 // a post reaches a reader through any peer that holds it, even while its
 // author is offline.
 //
-// What a peer may make us spend is bounded (peer-guard.js, per link); one
-// that keeps sending invalid data is dropped and its pubkey kept away a
-// while (BAN_MS).
+// What happens on each connection -- the SyncLink, the budgets, dropping
+// a misbehaving peer -- is peer-sync.js, shared with pairing (pair.js).
 
-import { Emitter } from './emitter.js';
 import { ConnectionPool } from './pool.js';
 import { Peer } from './peer.js';
-import { LIMITS, matchFilter } from './peer-guard.js';
+import { matchFilter } from './peer-guard.js';
+import { createPeerSync } from './peer-sync.js';
 import { SignalClient } from './signal-client.js';
-import { SyncLink } from './sync-link.js';
 import { fetchIceServers } from './turn-client.js';
 
 export { matchFilter };
@@ -33,18 +31,12 @@ export { matchFilter };
 export async function joinRoom(feed, {
   signalUrl, room, poolSize = 8, turnUrl, idleMs,
   RTCPeerConnection = globalThis.RTCPeerConnection, WebSocket = globalThis.WebSocket,
-  iceTransportPolicy = 'all', fetch: fetchImpl = globalThis.fetch, limits: limitOverrides,
+  iceTransportPolicy = 'all', fetch: fetchImpl = globalThis.fetch, limits,
 } = {}) {
   if (typeof RTCPeerConnection !== 'function') throw new Error('hiroba: this environment lacks WebRTC (RTCPeerConnection)');
-  const limits = Object.freeze({ ...LIMITS, ...limitOverrides });
-  const { pubkey: self } = await feed.identity();
-  const events = new Emitter();
-  const links = new Map(); // pubkey -> { peer, link }
-  const banned = new Map(); // pubkey -> until (ms since epoch)
-  let dropped = 0;          // peers dropped for misbehaving
-  let follows = new Set(await feed.following());
+  const hub = await createPeerSync(feed, { limits });
+  const { self, events } = hub;
   let left = false;
-  const closedBytes = { sent: 0, received: 0 }; // of connections gone
 
   // TURN credentials are short-lived (NIP-98-authenticated GET /turn):
   // fetched at join and again before they expire, for the connections
@@ -72,102 +64,37 @@ export async function joinRoom(feed, {
     sign: (template) => feed.sign(template),
   });
 
-  const peerInfo = (peer) => ({ pubkey: peer.pubkey, state: peer.state, route: peer.route });
-
-  const isBanned = (pk) => {
-    const until = banned.get(pk);
-    if (until === undefined) return false;
-    if (until > Date.now()) return true;
-    banned.delete(pk);
-    return false;
-  };
-
   const pool = new ConnectionPool({
     capacity: poolSize,
     idleMs: idleMs ?? Infinity,
-    isPreferred: (pk) => follows.has(pk),
+    isPreferred: (pk) => hub.isFollowed(pk),
     connect(remote) {
-      let link = null;
       const peer = new Peer({
         remote, self, RTCPeerConnection, iceServers, iceTransportPolicy,
         signal: (data) => signal.signal(remote, data),
-        onFrame: (text) => {
-          pool.touch(remote);
-          link.receive(text);
-        },
-        onError: (err) => events._emit('error', err),
-        onState: (state) => {
-          events._emit('peer', peerInfo(peer));
-          if (state === 'open') startSync(link);
-          if (state === 'closed') {
-            closedBytes.sent += peer.framed.bytesSent;
-            closedBytes.received += peer.framed.bytesReceived;
-            pool.closed(peer);
-            if (links.get(remote)?.link === link) links.delete(remote);
-            link.close();
-          }
-        },
       });
-      link = new SyncLink({
-        feed, self, limits, kind: 'peer',
-        follows: () => follows,
-        transport: {
-          label: `peer ${remote.slice(0, 8)}…`,
-          send: (text) => peer.send(text),
-          queued: () => peer.framed?.queued ?? 0,
-          isOpen: () => peer.state === 'open' || peer.state === 'connecting',
-        },
-        hooks: {
-          progress: (info) => events._emit('sync', { peer: remote, ...info }),
-          error: (err) => events._emit('error', err),
-          drop: (why) => drop(peer, why),
-        },
-      });
-      links.set(remote, { peer, link });
-      events._emit('peer', peerInfo(peer));
+      hub.attach(peer, { onFrame: () => pool.touch(remote), onClosed: (p) => pool.closed(p) });
       return peer;
     },
   });
 
-  // Drops a misbehaving peer and keeps it away for a while.
-  function drop(peer, why) {
-    const pk = peer.pubkey;
-    banned.set(pk, Date.now() + limits.BAN_MS);
-    dropped++;
-    events._emit('error', Object.assign(new Error(`hiroba: dropped peer ${pk.slice(0, 8)}…: ${why}`),
-      { code: 'peer-dropped', peer: pk, reason: why }));
-    peer.close();
-  }
-
-  async function startSync(link) {
-    follows = new Set(await feed.following());
-    await link.start();
-  }
-
-  // New events, from anywhere: to every open peer's link.
-  const onEvent = (event) => {
-    if (event.kind === 3 && event.pubkey === self) follows = new Set(event.tags.filter((t) => t[0] === 'p').map((t) => t[1]));
-    for (const { peer, link } of links.values()) if (peer.state === 'open') link.onEvent(event);
-  };
-  feed.on('event', onEvent);
-
   const connectTo = (pk) => {
-    if (left || pk === self || isBanned(pk)) return;
+    if (left || pk === self || hub.isBanned(pk)) return;
     if (pool.has(pk)) {
       pool.get(pk).signalingBack();
       return;
     }
     // Beyond capacity, only authors we follow displace others.
-    if (pool.size >= poolSize && !follows.has(pk)) return;
+    if (pool.size >= poolSize && !hub.isFollowed(pk)) return;
     pool.acquire(pk);
   };
 
   signal.on('signal', ({ from, data }) => {
-    if (left || from === self || isBanned(from)) return;
+    if (left || from === self || hub.isBanned(from)) return;
     if (!pool.has(from)) {
       // A full pool takes newcomers only for authors we follow; others'
       // offers go unanswered and their side gives up.
-      if (pool.size >= poolSize && !follows.has(from)) return;
+      if (pool.size >= poolSize && !hub.isFollowed(from)) return;
       pool.acquire(from);
     }
     pool.get(from)?.receive(data);
@@ -175,7 +102,7 @@ export async function joinRoom(feed, {
   signal.on('join', connectTo);
   signal.on('peers', (list) => list.forEach(connectTo));
   // The WebRTC connection may outlive signaling (peer.js decides).
-  signal.on('leave', (pk) => links.get(pk)?.peer.signalingGone());
+  signal.on('leave', (pk) => hub.get(pk)?.signalingGone());
   signal.on('error', (err) => events._emit('error', err));
 
   await signal.connect();
@@ -183,7 +110,7 @@ export async function joinRoom(feed, {
   return {
     /** The connected peers: { pubkey, state, route }. */
     get peers() {
-      return [...links.values()].map(({ peer }) => peerInfo(peer));
+      return hub.peers;
     },
     /**
      * Bytes on the data channels (chunk headers included), all peers so
@@ -191,17 +118,7 @@ export async function joinRoom(feed, {
      * per connected peer what it costs us.
      */
     stats() {
-      let bytesSent = closedBytes.sent;
-      let bytesReceived = closedBytes.received;
-      const peers = [];
-      for (const { peer, link } of links.values()) {
-        bytesSent += peer.framed.bytesSent;
-        bytesReceived += peer.framed.bytesReceived;
-        peers.push({ pubkey: peer.pubkey, ...link.stats() });
-      }
-      const now = Date.now();
-      const bannedNow = [...banned].filter(([, until]) => until > now).map(([pk]) => pk);
-      return { bytesSent, bytesReceived, dropped, banned: bannedNow, peers };
+      return hub.stats();
     },
     /**
      * Listens to 'peer' (a peer's { pubkey, state, route } changed), 'sync' (a
@@ -212,14 +129,14 @@ export async function joinRoom(feed, {
     off(name, fn) { events.off(name, fn); return this; },
     /** Reconciles again with every connected peer (e.g. after following). */
     resync() {
-      for (const { peer, link } of links.values()) if (peer.state === 'open') startSync(link);
+      hub.resync();
     },
     /** Disconnects for good and stops syncing. */
     leave() {
       if (left) return;
       left = true;
       clearTimeout(turnTimer);
-      feed.off('event', onEvent);
+      hub.close();
       pool.close();
       signal.close();
     },

@@ -148,6 +148,8 @@ export class Feed {
   publish(draft: Draft): Promise<NostrEvent>;
   /** Signs a draft with the user's key (or signer) without storing it. */
   sign(draft: Draft): Promise<NostrEvent>;
+  /** Checks an event's id and signature (nothing stored); rejects with a HirobaError saying why when not valid. */
+  verify(event: NostrEvent): Promise<void>;
   /** A kind-1 note. */
   post(text: string, options?: { tags?: string[][] }): Promise<NostrEvent>;
   /** Applies one frame from a peer or relay (an array, JSON text or its bytes; an array of frames is a batch). */

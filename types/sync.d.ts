@@ -117,3 +117,83 @@ export interface RelayLink {
 
 /** Keeps a feed in sync with one relay: fetches followed authors, pushes own events, stays live. */
 export function joinRelay(feed: Feed, options: JoinRelayOptions): Promise<RelayLink>;
+
+/** A STUN or TURN server, as RTCPeerConnection takes it. */
+export interface IceServer {
+  urls: string | string[];
+  username?: string;
+  credential?: string;
+}
+
+export interface PairOptions {
+  /** STUN/TURN servers; without any, only host candidates (the same LAN). */
+  iceServers?: IceServer[];
+  iceTransportPolicy?: 'all' | 'relay';
+  /** The app a text is for (default "hiroba"); a text for another app is refused. */
+  app?: string;
+  /** How long ICE gathering is waited for (default 5000 ms); what is gathered by then goes in. */
+  gatherMs?: number;
+  limits?: Limits;
+  /** For Node: an RTCPeerConnection (e.g. from @roamhq/wrtc). */
+  RTCPeerConnection?: unknown;
+}
+
+export interface CreateInviteOptions extends PairOptions {
+  /** How long the invite may be answered and completed (default 10 minutes, 1 s to 24 h). */
+  ttlMs?: number;
+}
+
+/** A paired connection, synced as a room's peers are. */
+export interface Pair {
+  /** The other side's public key. */
+  readonly pubkey: string;
+  readonly state: PeerInfo['state'];
+  readonly route: PeerInfo['route'];
+  stats(): ReturnType<Room['stats']>;
+  on(name: 'peer', fn: (peer: PeerInfo) => void): this;
+  on(name: 'sync', fn: (progress: SyncProgress & { peer: string }) => void): this;
+  on(name: 'error', fn: (err: Error) => void): this;
+  off(name: string, fn: (...args: any[]) => void): this;
+  resync(): void;
+  close(): void;
+}
+
+/** An invite to pair: its text goes to the other side, their answer comes back to complete(). */
+export interface Invite {
+  /** base64url, for copy/paste or a QR code. */
+  readonly text: string;
+  /** "#pair=" + text, for a link. */
+  readonly hash: string;
+  /** The signed event's id, which an answer names. */
+  readonly id: string;
+  /** ms since the epoch. */
+  readonly expiresAt: number;
+  /**
+   * Opens the connection with the other side's answer (its text, "#pair=" fragment or link).
+   * Rejects with a HirobaError whose `reason` is "tampered", "expired", "replayed" or "foreign".
+   */
+  complete(answer: string): Promise<Pair>;
+  /** Gives the invite up (it also goes when it expires). */
+  cancel(): void;
+}
+
+/** The answer to an invite, to send back to the inviter. */
+export interface InviteAnswer {
+  readonly text: string;
+  readonly hash: string;
+  /** The inviter's public key. */
+  readonly inviter: string;
+  readonly expiresAt: number;
+  /** Resolves once the inviter completed and the connection opened. */
+  connected(): Promise<Pair>;
+  cancel(): void;
+}
+
+/** Makes an invite to pair with no server: an offer with its ICE candidates, signed with the feed's key. */
+export function createInvite(feed: Feed, options?: CreateInviteOptions): Promise<Invite>;
+
+/**
+ * Answers an invite (its text, "#pair=" fragment or link). Rejects with a HirobaError whose
+ * `reason` is "tampered", "expired", "replayed" (answered before) or "foreign".
+ */
+export function acceptInvite(feed: Feed, invite: string, options?: PairOptions): Promise<InviteAnswer>;

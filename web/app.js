@@ -1,9 +1,10 @@
 // app.js -- the Hiroba demo page: one feed in OPFS, one room over WebRTC,
-// and any number of Nostr relays (the dev server's own /relay by default).
+// any number of Nostr relays (the dev server's own /relay by default), and
+// pairing with another browser by copy/paste, with no server at all.
 // Plain DOM; user content only ever goes in through textContent.
 
 import { openFeed, unsupported } from '/hiroba/js-glue/index.js';
-import { joinRoom, joinRelay } from '/hiroba/js-glue/network.js';
+import { joinRoom, joinRelay, createInvite, acceptInvite } from '/hiroba/js-glue/network.js';
 
 const $ = (id) => document.getElementById(id);
 const short = (pk) => `${pk.slice(0, 8)}…${pk.slice(-4)}`;
@@ -11,8 +12,11 @@ const HEX64 = /^[0-9a-f]{64}$/;
 
 // The room is the URL hash, percent-decoded. A malformed escape ("#50%")
 // is taken as typed rather than stopping the page; the signaling server
-// takes names of at most 128 characters, so longer ones are cut.
+// takes names of at most 128 characters, so longer ones are cut. A
+// "#pair=..." hash is an invite to pair with (below), not a room.
+const pairHash = location.hash.startsWith('#pair=') ? location.hash : null;
 function roomFromHash(hash) {
+  if (pairHash) return 'lobby';
   let name = splitRoute(hash.slice(1)).room;
   try { name = decodeURIComponent(name); } catch { /* keep it as typed */ }
   return name.slice(0, 128) || 'lobby';
@@ -360,6 +364,7 @@ function renderLists() {
 // Fetch what they wrote before, and subscribe to what comes (or stop).
 function resyncAll() {
   room?.resync();
+  for (const p of pairs) p.resync();
   for (const r of relays.values()) r.handle?.resync();
 }
 async function follow(pk) {
@@ -922,7 +927,8 @@ function renderNotifications(body) {
 // route in the URL. Runs once the feed is open.
 async function startSocial() {
   nip19 = await import('/hiroba/js-glue/nip19.js');
-  roomRaw = splitRoute(location.hash.slice(1)).room;
+  // A "#pair=..." link is an invite in the lobby, not a room or a view.
+  roomRaw = pairHash ? '' : splitRoute(location.hash.slice(1)).room;
   const seen = await feed.getState(SEEN_KEY).catch(() => null);
   notes.seen = Number.isSafeInteger(seen) ? seen : 0;
   notes.paged = paged({ kinds: [1, 7], '#p': [me] }, (event) => wantProfile(event.pubkey));
@@ -1029,6 +1035,152 @@ function renderSync() {
   } else {
     $('sync-label').textContent = `In sync${need ? ` · ${received} event${received === 1 ? '' : 's'} received` : ''}`;
     bar.max = 1; bar.value = 1;
+  }
+}
+
+// --- pairing without a server ------------------------------------------------------
+// One side creates an invite (its text, a #pair= link and a QR code of
+// the link); the other opens the link or pastes the text and gets an
+// answer to send back (text and QR code); pasting that answer on the
+// first side opens the connection. The QR code is drawn by
+// qrcode-generator, which the dev server serves at /vendor/; without it
+// the texts still work.
+let invite = null;          // our invite waiting for its answer
+const pairs = new Set();    // paired connections
+const clock = (ms) => new Date(ms).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+const pairStatus = (text) => { $('pair-status').textContent = text; };
+
+async function drawQr(data) {
+  const canvas = $('pair-qr');
+  try {
+    const { default: qrcode } = await import('/vendor/qrcode-generator.mjs');
+    const qr = qrcode(0, 'L');
+    qr.addData(data);
+    qr.make();
+    const n = qr.getModuleCount();
+    const cell = 3;
+    const margin = 4 * cell; // the quiet zone readers need
+    const size = n * cell + 2 * margin;
+    canvas.width = size;
+    canvas.height = size;
+    const ctx = canvas.getContext('2d');
+    ctx.fillStyle = '#fff';
+    ctx.fillRect(0, 0, size, size);
+    ctx.fillStyle = '#000';
+    for (let r = 0; r < n; r++) {
+      for (let c = 0; c < n; c++) if (qr.isDark(r, c)) ctx.fillRect(margin + c * cell, margin + r * cell, cell, cell);
+    }
+    canvas.dataset.text = data;
+    canvas.hidden = false;
+  } catch (err) {
+    canvas.hidden = true;
+    console.warn('hiroba demo: no QR code:', err);
+  }
+}
+
+async function showPairText(label, text, link) {
+  $('pair-text-label').textContent = label;
+  $('pair-text').value = text;
+  $('pair-link').hidden = !link;
+  if (link) $('pair-link').href = link;
+  $('pair-out').hidden = false;
+  await drawQr(link ?? text);
+}
+
+function pairReset() {
+  invite?.cancel();
+  invite = null;
+  $('pair-out').hidden = true;
+  $('pair-cancel').hidden = true;
+  $('pair-input-label').textContent = 'Paste an invite';
+}
+
+async function createPairInvite() {
+  pairReset();
+  pairStatus('Gathering this browser’s network addresses (a few seconds)…');
+  try {
+    invite = await createInvite(feed);
+  } catch (err) {
+    pairStatus(`Could not make an invite: ${err.message}`);
+    throw err;
+  }
+  const link = `${location.origin}${location.pathname}${invite.hash}`;
+  await showPairText('Your invite', invite.text, link);
+  $('pair-cancel').hidden = false;
+  $('pair-input-label').textContent = 'Paste their answer';
+  pairStatus(`Invite ready (${invite.text.length} characters). Send it to the other browser before ${clock(invite.expiresAt)}: copy the text, send the link, or scan the QR code. Then paste the answer it shows below.`);
+}
+
+// The pasted text is the answer to our invite if we have one waiting,
+// else an invite (its text or link).
+async function usePairText(text) {
+  try {
+    if (invite) {
+      pairStatus('Checking the answer and connecting…');
+      const pair = await invite.complete(text);
+      invite = null;
+      await paired(pair);
+    } else {
+      pairStatus('Checking the invite, then gathering this browser’s network addresses…');
+      const answer = await acceptInvite(feed, text);
+      await showPairText('Your answer: send it back', answer.text, null);
+      pairStatus(`Invite from ${displayName(answer.inviter)} accepted. Send this answer back before ${clock(answer.expiresAt)} (copy it, or scan the QR code); the connection opens once it is pasted there.`);
+      await paired(await answer.connected());
+    }
+  } catch (err) {
+    pairStatus(`That did not work: ${err.message}`);
+    throw err;
+  }
+}
+
+async function paired(pair) {
+  pairs.add(pair);
+  window.hirobaPairs = pairs;   // for the console and tests
+  pairReset();
+  const who = displayName(pair.pubkey);
+  pairStatus(`Paired with ${who}: following them and syncing…`);
+  pair.on('sync', (p) => { if (p.done) pairStatus(`Paired with ${who}: in sync; new posts arrive as they are written.`); });
+  pair.on('peer', ({ state }) => {
+    if (state !== 'closed') return;
+    pairs.delete(pair);
+    pairStatus(`The paired connection to ${who} closed. Pair again to reconnect.`);
+  });
+  pair.on('error', (err) => showError(err, { transient: true }));
+  if (!following.has(pair.pubkey)) await follow(pair.pubkey);
+  else pair.resync();
+}
+
+function wirePairing() {
+  $('pair-create').addEventListener('click', (e) => act(e.currentTarget, createPairInvite));
+  $('pair-cancel').addEventListener('click', () => { pairReset(); pairStatus('Invite cancelled.'); });
+  $('pair-copy').addEventListener('click', async (e) => {
+    const button = e.currentTarget;
+    try {
+      await navigator.clipboard.writeText($('pair-text').value);
+      button.textContent = 'Copied';
+    } catch {
+      $('pair-text').select();
+      button.textContent = 'Selected: copy it';
+    }
+    setTimeout(() => { button.textContent = 'Copy'; }, 1500);
+  });
+  $('pair-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const text = $('pair-input').value.trim();
+    if (!text) return;
+    act(e.submitter, async () => { await usePairText(text); $('pair-input').value = ''; });
+  });
+  if (typeof globalThis.RTCPeerConnection !== 'function') {
+    $('pair-create').disabled = true;
+    $('pair-use').disabled = true;
+    pairStatus('This browser lacks WebRTC, so it cannot pair.');
+    return;
+  }
+  // Opened from an invite's link: answer it. The hash goes, so that a
+  // reload does not answer it again (it would be refused as answered).
+  if (pairHash) {
+    history.replaceState(null, '', location.pathname + location.search);
+    act(null, () => usePairText(pairHash));
   }
 }
 
@@ -1266,6 +1418,8 @@ function wire() {
   // of waiting for it to time out.
   window.addEventListener('pagehide', () => {
     room?.leave();
+    invite?.cancel();
+    for (const p of pairs) p.close();
     for (const r of relays.values()) r.handle?.leave();
   });
   // Keep "3m ago" honest.
@@ -1339,6 +1493,7 @@ async function main() {
   $('sidebar').hidden = false;
   $('content').hidden = false;
   wire();
+  wirePairing();
   await startSocial();
   startModel();
   connectRelays();

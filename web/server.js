@@ -6,6 +6,8 @@
 //                /hiroba/js-glue/index.js, /hiroba/build/hiroba/hiroba.wasm
 //   /signal      WebSocket signaling (signal.js, DESIGN §6)
 //   /turn        ICE servers with short-lived TURN credentials (turn.js)
+//   /vendor/qrcode-generator.mjs  the demo's QR code generator, from
+//                node_modules (a devDependency: the demo's, not the package's)
 //   /relay       a Nostr relay on the engine (relay/relay.js): WebSocket,
 //                and NIP-11 for Accept: application/nostr+json; `make demo`
 //                keeps its database in data/relay.db (HIROBA_RELAY_DB)
@@ -47,6 +49,10 @@ const MIME = {
 };
 
 // The server's own modules live in web/ too; they are not the page's.
+// Third-party files the demo page uses, served from node_modules by name.
+const VENDOR = new Map([
+  ['/vendor/qrcode-generator.mjs', resolve(WEB, '../node_modules/qrcode-generator/dist/qrcode.mjs')],
+]);
 const PRIVATE = new Set(['server.js', 'signal.js', 'turn.js', 'verify.js', 'budget.js', 'shipped.js'].map((f) => join(WEB, f)));
 
 // Until turn.js exists: STUN only, per DESIGN §6 (no ICE servers configured).
@@ -160,6 +166,8 @@ export async function startServer({
       let transform = null;
       if (pathname === '/') {
         file = join(WEB, 'index.html');
+      } else if (VENDOR.has(pathname)) {
+        file = VENDOR.get(pathname);
       } else if (pathname.startsWith('/hiroba/')) {
         file = inside(PACKAGE_ROOT, pathname.slice('/hiroba/'.length));
         if (file && shippedFile(isShipped, file)) {

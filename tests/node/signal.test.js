@@ -940,6 +940,16 @@ test('dev server: routes, types, 404s, no traversal, no COOP/COEP by default', a
   assert.equal(scrypt.status, 200);
   assert.match(scrypt.headers['content-type'], /^text\/javascript/);
 
+  // The demo's QR code generator, by its explicit route; nothing else of
+  // node_modules is reachable beside it.
+  const qr = await get(app.port, '/vendor/qrcode-generator.mjs');
+  assert.equal(qr.status, 200);
+  assert.match(qr.headers['content-type'], /^text\/javascript/);
+  assert.match(qr.body.toString(), /export default qrcode/);
+  for (const path of ['/vendor/', '/vendor/qrcode.mjs', '/vendor/qrcode-generator.js', '/vendor/../package.json', '/node_modules/qrcode-generator/dist/qrcode.mjs']) {
+    assert.equal((await get(app.port, path)).status, 404, path);
+  }
+
   // What the package does not ship is not served there: the old flat
   // layout, the test module, sources, tests, the server's own files.
   for (const path of ['/nope', '/hiroba/nope.js', '/hiroba/', '/hiroba', '/index.htm', '/hiroba/index.js',

@@ -4,7 +4,7 @@
 // The @ts-expect-error lines check that the types refuse misuse.
 
 import { openFeed, unsupported, HirobaError, type NostrEvent, type Signer } from 'hiroba';
-import { joinRoom, joinRelay } from 'hiroba/sync';
+import { joinRoom, joinRelay, createInvite, acceptInvite } from 'hiroba/sync';
 
 declare global {
   interface Window { nostr?: Signer }
@@ -51,6 +51,18 @@ export async function start(list: HTMLElement): Promise<void> {
   relay.on('state', ({ state }) => console.log(state));
   const outbox: number | null = relay.stats().outbox;
   console.log(outbox);
+
+  // Pairing with no server: the texts go by copy/paste, a link or a QR code.
+  const invite = await createInvite(feed, { iceServers: [{ urls: 'stun:stun.example.org' }], ttlMs: 600_000 });
+  const answer = await acceptInvite(feed, invite.hash);
+  const pair = await invite.complete(answer.text);
+  pair.on('sync', (progress) => console.log(pair.pubkey, progress.done));
+  const other = await answer.connected();
+  other.close();
+  const expires: number = invite.expiresAt;
+  console.log(expires);
+  // @ts-expect-error an invite's lifetime is in milliseconds, a number
+  await createInvite(feed, { ttlMs: '10m' });
 
   // @ts-expect-error browsers name a database; a file path is Node's option
   await openFeed({ path: '/tmp/x.db' });
