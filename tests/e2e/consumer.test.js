@@ -239,7 +239,7 @@ test('from Node the installed package opens, posts and reopens a feed; hiroba/sy
   assert.equal(r.unsupported, null);
   assert.equal(r.posted, 'hello from node');
   assert.deepEqual(r.found, ['hello from node']);
-  assert.deepEqual(r.sync, ['joinRelay', 'joinRoom']);
+  assert.deepEqual(r.sync, ['acceptInvite', 'createInvite', 'joinRelay', 'joinRoom']);
   assert.deepEqual(r.relay, ['function', 'function']);
 });
 
