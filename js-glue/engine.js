@@ -21,13 +21,26 @@ export class HirobaError extends Error {
   }
 }
 
+// The codes of src/hiroba.h, for code that raises or tests them where no
+// module is loaded (the page, the worker before the engine starts). Every
+// Engine checks this table against the module's own hiroba_constants(),
+// so it cannot drift from the C.
+export const CODES = Object.freeze({
+  HIROBA_OK: 0, HIROBA_EINVAL: -1, HIROBA_ENOMEM: -2, HIROBA_EIO: -3, HIROBA_EFULL: -4,
+  HIROBA_ECORRUPT: -5, HIROBA_EBUSY: -6, HIROBA_EHANDLE: -7, HIROBA_ECRYPTO: -8,
+  HIROBA_EREJECTED: -9, HIROBA_EINTERNAL: -10, HIROBA_ENOKEY: -11,
+});
+
 const encoder = new TextEncoder();
 
 export class Engine {
   constructor(module) {
     this.m = module;
-    // The C constants, read once from the module: JS never retypes them.
+    // The C constants, read once from the module.
     this.codes = JSON.parse(module.UTF8ToString(module._hiroba_constants()));
+    if (JSON.stringify(this.codes) !== JSON.stringify(CODES)) {
+      throw new HirobaError(CODES.HIROBA_EINTERNAL, 'hiroba: js-glue/engine.js CODES differ from the wasm module\'s hiroba_constants()', 'open');
+    }
   }
 
   // Copies text (string, or Uint8Array taken byte-exact) into a fresh

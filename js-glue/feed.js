@@ -11,7 +11,7 @@
 // timelines, events) lives here once.
 
 import { Emitter } from './emitter.js';
-import { HirobaError } from './engine.js';
+import { CODES, HirobaError } from './engine.js';
 import { matchFilter } from './filter.js';
 import { decodeNcryptsec, isPubkey, pubkeyHex, secretKeyHex } from './nip19.js';
 
@@ -19,10 +19,10 @@ const PROFILE_FIELDS = ['name', 'about', 'picture'];
 // The largest scrypt cost exportKey takes (nip49.js MAX_LOG_N: 1 GiB).
 // Checked here so that a bad one is a TypeError on the page too.
 const MAX_LOG_N = 20;
-// hiroba.h codes the feed raises itself, about a signer.
-const HIROBA_ECRYPTO = -8;     // the signer failed or declined
-const HIROBA_EREJECTED = -9;   // what the signer returned is refused
-const HIROBA_ENOKEY = -11;     // the secret key is the signer's
+// hiroba.h codes the feed raises itself, about a signer: ECRYPTO (the
+// signer failed or declined), EREJECTED (what it returned is refused),
+// ENOKEY (the secret key is the signer's).
+const { HIROBA_ECRYPTO, HIROBA_EREJECTED, HIROBA_ENOKEY, HIROBA_EINVAL } = CODES;
 // How far (seconds) a signer's created_at may stray from the one it was
 // asked to sign: some stamp their own clock. A replaceable kind's may not
 // be earlier, so that the update still sorts after the version it replaces.
@@ -129,7 +129,7 @@ function sameTags(a, b) {
 // Refusals of a signer's event by the engine (bad id or signature, not an
 // event at all) are said as refusals, whatever code the check gave.
 function signerRefused(err, operation) {
-  if (!(err instanceof HirobaError) || (err.code !== -1 && err.code !== HIROBA_EREJECTED)) return err;
+  if (!(err instanceof HirobaError) || (err.code !== HIROBA_EINVAL && err.code !== HIROBA_EREJECTED)) return err;
   const why = err.message.replace(/^the signed event was refused \((.*)\)$/s, '$1');
   return new HirobaError(HIROBA_EREJECTED, `hiroba: the signer's event was refused: ${why}`, operation);
 }

@@ -3,6 +3,8 @@
 // mute(). Only the plain 32-byte forms; nprofile/nevent are not keys.
 // The bech32 code also serves NIP-49's ncryptsec (nip49.js).
 
+import { fromHex, toHex } from './bytes.js';
+
 const CHARSET = 'qpzry9x8gf2tvdw0s3jn54khce6mua7l';
 const GEN = [0x3b6a57b2, 0x26508e6d, 0x1ea119fa, 0x3d4233dd, 0x2a1462b3];
 
@@ -64,8 +66,6 @@ export function bech32Encode(prefix, bytes) {
   return `${prefix}1${data.map((v) => CHARSET[v]).join('')}`;
 }
 
-const toHex = (bytes) => Array.from(bytes, (b) => b.toString(16).padStart(2, '0')).join('');
-
 // 'npub1...' / 'nsec1...' -> 64 lowercase hex, or null when it is not a
 // valid bech32 string of that prefix holding 32 bytes.
 function decode(text, prefix) {
@@ -126,7 +126,7 @@ export function secretKeyHex(value) {
 
 // 64 hex of a secret key -> its nsec (for feed.exportKey({ nsec: true })).
 export function nsecEncode(hex) {
-  return bech32Encode('nsec', Uint8Array.from(hex.match(/../g), (h) => parseInt(h, 16)));
+  return bech32Encode('nsec', fromHex(hex));
 }
 
 // An ncryptsec (NIP-49) -> its 91 bytes, version 2 first, or null: its

@@ -16,10 +16,9 @@
 import { scrypt } from '@noble/hashes/scrypt.js';
 import { xchacha20poly1305 } from '@noble/ciphers/chacha.js';
 import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
-import { HirobaError } from './engine.js';
+import { CODES, HirobaError } from './engine.js';
 import { bech32Encode, decodeNcryptsec, nsecEncode } from './nip19.js';
 
-const HIROBA_EINVAL = -1; // hiroba.h
 
 // The key security byte: 0x00 handled insecurely, 0x01 not, 0x02 the
 // client does not track it. Hiroba keeps keys in a database file and
@@ -69,14 +68,14 @@ export function decryptKey(ncryptsec, passphrase) {
   if (!parts) throw new TypeError('secretKey is not a valid ncryptsec (NIP-49, version 2)');
   if (typeof passphrase !== 'string') throw new TypeError('secretKey is an ncryptsec: pass its { passphrase } too');
   if (parts.logN < 1 || parts.logN > MAX_LOG_N) {
-    throw new HirobaError(HIROBA_EINVAL, `hiroba: this ncryptsec asks for scrypt log_n ${parts.logN}; Hiroba takes 1 to ${MAX_LOG_N}`, 'decryptKey');
+    throw new HirobaError(CODES.HIROBA_EINVAL, `hiroba: this ncryptsec asks for scrypt log_n ${parts.logN}; Hiroba takes 1 to ${MAX_LOG_N}`, 'decryptKey');
   }
   const key = symmetricKey(passphrase, parts.salt, parts.logN);
   let secret;
   try {
     secret = xchacha20poly1305(key, parts.nonce, parts.aad).decrypt(parts.ciphertext);
   } catch {
-    throw new HirobaError(HIROBA_EINVAL, 'hiroba: cannot decrypt the ncryptsec: wrong passphrase (or a damaged ncryptsec)', 'decryptKey');
+    throw new HirobaError(CODES.HIROBA_EINVAL, 'hiroba: cannot decrypt the ncryptsec: wrong passphrase (or a damaged ncryptsec)', 'decryptKey');
   } finally {
     key.fill(0);
   }

@@ -27,9 +27,8 @@
 // from it; every field is checked against a strict pattern first, since a
 // valid signature says who wrote a text, not that it is harmless.
 
-import { sha256 } from '@noble/hashes/sha2.js';
-import { bytesToHex, hexToBytes } from '@noble/hashes/utils.js';
-import { HirobaError } from './engine.js';
+import { fromBase64url, fromHex, sha256Hex, toBase64url, toHex } from './bytes.js';
+import { CODES, HirobaError } from './engine.js';
 import { Peer } from './peer.js';
 import { createPeerSync } from './peer-sync.js';
 
@@ -37,7 +36,6 @@ export const PAIR_KIND = 21590;
 const FORMAT = 1;
 const INVITE = 1;
 const ANSWER = 2;
-const HIROBA_EINVAL = -1;
 const DEFAULT_TTL_MS = 10 * 60_000;
 const MAX_TTL_MS = 24 * 3600_000;
 const GATHER_MS = 5000;     // Vanilla ICE: what is gathered by then goes in
@@ -45,36 +43,7 @@ const OPEN_MS = 30_000;     // from complete() to an open channel
 const ANSWERED_KEY = 'hiroba.pair.answered'; // invite ids answered -> expiration
 
 const fail = (reason, message, operation) =>
-  Object.assign(new HirobaError(HIROBA_EINVAL, `hiroba: ${message}`, operation), { reason });
-
-// --- base64url ------------------------------------------------------------
-
-const B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
-function toBase64url(bytes) {
-  let out = '';
-  for (let i = 0; i < bytes.length; i += 3) {
-    const n = (bytes[i] << 16) | ((bytes[i + 1] ?? 0) << 8) | (bytes[i + 2] ?? 0);
-    const chars = Math.min(4, Math.ceil(((bytes.length - i) * 8) / 6));
-    for (let j = 0; j < chars; j++) out += B64[(n >> (18 - 6 * j)) & 63];
-  }
-  return out;
-}
-function fromBase64url(text) {
-  if (!/^[A-Za-z0-9_-]*$/.test(text) || text.length % 4 === 1) return null;
-  const out = new Uint8Array(Math.floor((text.length * 6) / 8));
-  let acc = 0;
-  let bits = 0;
-  let k = 0;
-  for (const c of text) {
-    acc = (acc << 6) | B64.indexOf(c);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out[k++] = (acc >> bits) & 255;
-    }
-  }
-  return out;
-}
+  Object.assign(new HirobaError(CODES.HIROBA_EINVAL, `hiroba: ${message}`, operation), { reason });
 
 // --- the description, compact ----------------------------------------------
 
@@ -111,7 +80,7 @@ export function compactSdp(sdp) {
   if (candidates.length === 0) {
     throw new Error('hiroba: no network address was gathered (no network, or the STUN/TURN servers did not answer in time)');
   }
-  const fields = [get('ice-ufrag'), get('ice-pwd'), toBase64url(hexToBytes(hex.replace(/:/g, '').toLowerCase())),
+  const fields = [get('ice-ufrag'), get('ice-pwd'), toBase64url(fromHex(hex.replace(/:/g, '').toLowerCase())),
     SETUP[get('setup')], get('mid'), get('sctp-port') ?? '5000', get('max-message-size') ?? '0', ...candidates];
   if (fields.slice(0, 5).some((f) => !f)) throw new Error('hiroba: the description lacks ICE credentials, setup or mid');
   return fields.join(' ');
@@ -132,7 +101,7 @@ export function expandSdp(compact) {
         !/^\d{1,10}$/.test(priority ?? '') || !TOKEN.test(foundation ?? '')) return null;
     lines.push(`a=candidate:${foundation} 1 udp ${priority} ${address} ${port} typ ${invert(TYPES)[t]}`);
   }
-  const hex = bytesToHex(fingerprint).toUpperCase().match(/../g).join(':');
+  const hex = toHex(fingerprint).toUpperCase().match(/../g).join(':');
   return [
     'v=0', `o=- ${Date.now()} 2 IN IP4 127.0.0.1`, 's=-', 't=0 0', `a=group:BUNDLE ${mid}`,
     'm=application 9 UDP/DTLS/SCTP webrtc-datachannel', 'c=IN IP4 0.0.0.0',
@@ -150,8 +119,9 @@ const pairTags = ({ exp, app, type, inviteId }) => [
   ...(inviteId ? [['e', inviteId]] : []),
 ];
 
+// NIP-01's id; the engine's verify checks it again with the signature.
 function eventId({ pubkey, created_at: createdAt, kind, tags, content }) {
-  return bytesToHex(sha256(new TextEncoder().encode(JSON.stringify([0, pubkey, createdAt, kind, tags, content]))));
+  return sha256Hex(new TextEncoder().encode(JSON.stringify([0, pubkey, createdAt, kind, tags, content])));
 }
 
 async function seal(feed, { type, app, exp, inviteId, content }) {
@@ -162,9 +132,9 @@ async function seal(feed, { type, app, exp, inviteId, content }) {
   const view = new DataView(out.buffer);
   out.set([FORMAT, type, appBytes.length]);
   let at = 3;
-  for (const part of [appBytes, hexToBytes(event.pubkey), hexToBytes(event.sig)]) { out.set(part, at); at += part.length; }
+  for (const part of [appBytes, fromHex(event.pubkey), fromHex(event.sig)]) { out.set(part, at); at += part.length; }
   view.setUint32(at, event.created_at); view.setUint32(at + 4, exp); at += 8;
-  if (inviteId) { out.set(hexToBytes(inviteId), at); at += 32; }
+  if (inviteId) { out.set(fromHex(inviteId), at); at += 32; }
   out.set(body, at);
   return { text: toBase64url(out), event };
 }
@@ -196,13 +166,13 @@ async function open(feed, text, { want, app, operation }) {
   const view = new DataView(bytes.buffer, bytes.byteOffset);
   const createdAt = view.getUint32(appEnd + 96);
   const exp = view.getUint32(appEnd + 100);
-  const inviteId = want === ANSWER ? bytesToHex(bytes.subarray(appEnd + 104, appEnd + 136)) : null;
+  const inviteId = want === ANSWER ? toHex(bytes.subarray(appEnd + 104, appEnd + 136)) : null;
   const event = {
-    pubkey: bytesToHex(bytes.subarray(appEnd, appEnd + 32)), created_at: createdAt, kind: PAIR_KIND,
+    pubkey: toHex(bytes.subarray(appEnd, appEnd + 32)), created_at: createdAt, kind: PAIR_KIND,
     tags: pairTags({ exp, app: theirApp, type: want, inviteId }), content,
-    sig: bytesToHex(bytes.subarray(appEnd + 32, appEnd + 96)),
+    sig: toHex(bytes.subarray(appEnd + 32, appEnd + 96)),
   };
-  event.id = eventId(event);
+  event.id = await eventId(event);
   try {
     await feed.verify(event);
   } catch (err) {
@@ -360,6 +330,11 @@ export async function acceptInvite(feed, inviteText, options = {}) {
   } catch (err) {
     peer.close();
     hub.close();
+    // No answer left this side, so the invite may be answered again
+    // (after a network that gathered nothing, say).
+    const marks = { ...(await feed.getState(ANSWERED_KEY).catch(() => null)) };
+    delete marks[invite.event.id];
+    await feed.setState(ANSWERED_KEY, marks).catch(() => {});
     throw err;
   }
   // The inviter has until the invite expires to paste the answer.

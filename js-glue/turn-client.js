@@ -22,14 +22,9 @@
 // and, for an HTTP refusal, `status` (401, 429, 503, ...) and `retryAfter`
 // (seconds, when the server said).
 
-const AUTH_KIND = 27235;
+import { toBase64 } from './bytes.js';
 
-function base64Utf8(text) {
-  const bytes = new TextEncoder().encode(text);
-  let binary = '';
-  for (let i = 0; i < bytes.length; i += 0x8000) binary += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(binary);
-}
+const AUTH_KIND = 27235;
 
 function fail(message, extra = {}) {
   return Object.assign(new Error(`hiroba: TURN credentials: ${message}`), extra);
@@ -86,7 +81,7 @@ export async function fetchIceServers({ url, sign, fetch = globalThis.fetch, now
   try {
     res = await fetch(href, {
       method: 'GET',
-      headers: { Authorization: `Nostr ${base64Utf8(JSON.stringify(event))}`, Accept: 'application/json' },
+      headers: { Authorization: `Nostr ${toBase64(new TextEncoder().encode(JSON.stringify(event)))}`, Accept: 'application/json' },
     });
   } catch (err) {
     throw fail(`GET ${href} failed: ${err?.message ?? err}`);

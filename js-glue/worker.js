@@ -28,11 +28,10 @@
 //   {kind: 'events', events}                  newly stored events
 
 import createHirobaModule from '../build/hiroba/hiroba.mjs';
-import { Engine } from './engine.js';
+import { CODES, Engine } from './engine.js';
 import { openOpfsStorage, STORAGE_EBUSY } from './storage-opfs.js';
 
-const HIROBA_EIO = -3;    // hiroba.h
-const HIROBA_EBUSY = -6;
+const { HIROBA_EIO, HIROBA_EBUSY, HIROBA_EINVAL } = CODES;
 
 const OPS = new Set(['identity', 'post', 'sign', 'merge', 'mergeBatch', 'connClose', 'query', 'count', 'stateGet', 'stateSet', 'adoptKey',
   'negOpen', 'integrityCheck', 'adoptPubkey', 'prepare', 'postSigned', 'verify']);
@@ -64,7 +63,7 @@ const pending = new Map(); // id -> {op, params, resolve, reject}: our calls
 // requested or any file touched.
 const SYNC_HANDLES = 'OPFS sync access handles (FileSystemFileHandle.createSyncAccessHandle in a dedicated worker)';
 const lacks = (what, detail) => Object.assign(
-  new Error(`hiroba: this browser lacks ${what}${detail ? ` (${detail})` : ''}`), { code: -1, lacking: what });
+  new Error(`hiroba: this browser lacks ${what}${detail ? ` (${detail})` : ''}`), { code: HIROBA_EINVAL, lacking: what });
 
 function replyError(messageId, operation, err) {
   self_.postMessage({
@@ -108,7 +107,7 @@ function execute(op, params) {
     case 'negOpen': return engine.negOpen(db, params[0], params[1], params[2]);
     case 'integrityCheck': return engine.integrityCheck(db);
     case 'secretKey': return engine.secretKey(db); // for exportKey, never asked by a page
-    default: throw Object.assign(new Error(`unknown operation ${op}`), { code: -1 });
+    default: throw Object.assign(new Error(`unknown operation ${op}`), { code: HIROBA_EINVAL });
   }
 }
 
@@ -336,7 +335,7 @@ self_.onmessage = async ({ data }) => {
     let result;
     if (type === 'open') {
       if (typeof args?.name !== 'string' || !/^[A-Za-z0-9._-]{1,64}$/.test(args.name)) {
-        throw Object.assign(new Error('hiroba: openFeed({ name }): name must be 1-64 of A-Z a-z 0-9 . _ -'), { code: -1 });
+        throw Object.assign(new Error('hiroba: openFeed({ name }): name must be 1-64 of A-Z a-z 0-9 . _ -'), { code: HIROBA_EINVAL });
       }
       if (typeof FileSystemFileHandle !== 'function'
           || typeof FileSystemFileHandle.prototype.createSyncAccessHandle !== 'function') throw lacks(SYNC_HANDLES);
@@ -351,7 +350,7 @@ self_.onmessage = async ({ data }) => {
     } else if (type === 'call' && OPS.has(args?.op)) {
       result = await call(args.op, args.params);
     } else {
-      throw Object.assign(new Error(`hiroba: unknown message ${type}`), { code: -1 });
+      throw Object.assign(new Error(`hiroba: unknown message ${type}`), { code: HIROBA_EINVAL });
     }
     self_.postMessage({ type, messageId, result });
   } catch (err) {

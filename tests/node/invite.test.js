@@ -201,6 +201,22 @@ test('replays are refused: an invite answered twice, an invite completed twice',
   await refused(cancelled.complete(late.text), 'replayed', /already cancelled/);
 });
 
+test('an invite whose answer could not be made may be answered again', async (t) => {
+  const keep = keeper(t);
+  const { a, b } = await twoFeeds(t);
+  const invite = keep(await createInvite(a, opts));
+  // A connection that fails while making its answer (as one that can
+  // reach no network fails to gather): nothing went back to the inviter.
+  class Failing extends RTCPeerConnection {
+    createAnswer() { return Promise.reject(new Error('no answer here')); }
+  }
+  await assert.rejects(acceptInvite(b, invite.text, { RTCPeerConnection: Failing }), /no answer here/);
+  const answer = keep(await acceptInvite(b, invite.text, opts));
+  const pair = keep(await invite.complete(answer.text));
+  keep(await answer.connected());
+  assert.equal(pair.pubkey, (await b.identity()).pubkey);
+});
+
 test('foreign texts are refused: an answer to another invite, another app, another format, the wrong kind of text, one\'s own', async (t) => {
   const keep = keeper(t);
   const { a, b } = await twoFeeds(t);
