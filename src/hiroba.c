@@ -235,6 +235,13 @@ static int64_t draft_time(store *s, const event *ev) {
   return t;
 }
 
+/* Dates a draft that has no created_at (draft_time) and checks the time
+** as a peer would. 0, or HIROBA_EREJECTED with *pzWhy. */
+static int date_draft(store *s, event *ev, int hasTime, const char **pzWhy) {
+  if (!hasTime) ev->created_at = draft_time(s, ev);
+  return event_check_time(ev, now(), pzWhy) ? HIROBA_EREJECTED : 0;
+}
+
 /* The local identity's keys, for signing: 0, or a code with *pzWhy
 ** saying why (left alone when the store's own message says it). */
 static int read_keys(store *s, unsigned char sk[32], unsigned char pk[32],
@@ -318,8 +325,7 @@ static char *sign_draft(int db, const char *draft_json, int bStore, int *pIsNew)
   strbuf_init(&json);
   int rc = store_begin(s);
   if (rc == 0) rc = read_keys(s, sk, ev.pubkey, &zWhy);
-  if (rc == 0 && !hasTime) ev.created_at = draft_time(s, &ev);
-  if (rc == 0 && event_check_time(&ev, now(), &zWhy)) rc = HIROBA_EREJECTED;
+  if (rc == 0) rc = date_draft(s, &ev, hasTime, &zWhy);
   if (rc == 0 && event_sign(&ev, sk)) rc = HIROBA_ECRYPTO;
   memset(sk, 0, sizeof sk);
   if (rc == 0) {
@@ -351,8 +357,7 @@ char *hiroba__prepare(int db, const char *draft_json) {
   const char *zWhy = NULL;
   char *zOut = NULL;
   int rc = read_pubkey(s, ev.pubkey, &zWhy);
-  if (rc == 0 && !hasTime) ev.created_at = draft_time(s, &ev);
-  if (rc == 0 && event_check_time(&ev, now(), &zWhy)) rc = HIROBA_EREJECTED;
+  if (rc == 0) rc = date_draft(s, &ev, hasTime, &zWhy);
   if (rc == 0) {
     strbuf sb;
     strbuf_init(&sb);
