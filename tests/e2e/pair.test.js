@@ -14,6 +14,9 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdir } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import jsQR from 'jsqr';
 import { BROWSERS, launchBrowser, startServer, startDemoServer } from './harness.js';
 
@@ -118,6 +121,14 @@ async function readQr(page) {
   return jsQR(Uint8ClampedArray.from(data), width, height)?.data ?? null;
 }
 
+const OUT = fileURLToPath(new URL('../../test-output/e2e/', import.meta.url));
+// The pairing card of a page, as its user sees it.
+async function shotPanel(u, file) {
+  await mkdir(OUT, { recursive: true });
+  await u.page.evaluate(() => document.activeElement?.blur());
+  await u.page.locator('section.pair').screenshot({ path: join(OUT, file) });
+}
+
 for (const browser of BROWSERS) {
   test(`the demo pairs two browsers in different rooms: invite link, QR codes, pasted answer, a post crosses [${browser}]`, async () => {
     const demo = await startDemoServer();
@@ -142,6 +153,7 @@ for (const browser of BROWSERS) {
       assert.equal(link, `${demo.url}#pair=${invite}`);
       assert.match(await status(alice), /^Invite ready \(\d+ characters\)\. Send it to the other browser/);
       assert.equal(await readQr(alice.page), link, 'the QR code holds the invite link');
+      await shotPanel(alice, `pair-1-invite-${browser}.png`);
 
       // Bob opens the link: his page answers it at once.
       const bob = await open(link);
@@ -150,6 +162,7 @@ for (const browser of BROWSERS) {
       assert.match(await status(bob), /^Invite from .* accepted\. Send this answer back/);
       assert.equal(await readQr(bob.page), answer, 'the QR code holds the answer');
       assert.equal(await bob.page.evaluate(() => location.hash), '', 'the invite left the address bar');
+      await shotPanel(bob, `pair-2-answer-${browser}.png`);
 
       await alice.page.fill('#pair-input', answer);
       await alice.page.click('#pair-use');
@@ -161,6 +174,7 @@ for (const browser of BROWSERS) {
       const post = await bob.page.evaluate(() => window.hirobaFeed.post('from bob, paired'));
       await alice.page.waitForFunction(async (id) => (await window.hirobaFeed.query({ ids: [id] })).length === 1, post.id, { timeout: 60_000 });
       await alice.page.locator(`#timeline li[data-id="${post.id}"]`).waitFor({ timeout: 60_000 });
+      await shotPanel(alice, `pair-3-paired-${browser}.png`);
     } finally {
       for (const p of profiles) await p.close();
       await demo.close();
