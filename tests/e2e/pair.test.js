@@ -2,7 +2,8 @@
 // all: the pages come from the harness's static server, which has no
 // /signal, and the invite and the answer go from one page to the other as
 // strings (what a user copies and pastes). Then they trade posts, a reply
-// and a reaction over the connection. Two Chromium users, two Firefox
+// and a reaction over the connection, and replayed, tampered and expired
+// texts are refused. Two Chromium users, two Firefox
 // users, and a Chromium user with a Firefox user (as HIROBA_BROWSERS allows).
 //
 // Then the demo page's "Pair without a server" panel, driven as a user
@@ -87,6 +88,21 @@ async function pairUp(a, b) {
     }, post);
     await until(alice, { kinds: [1], '#e': [post.id] }, 1);
     await until(alice, { kinds: [7], '#e': [post.id] }, 1);
+
+    // Refusals, in the browser: the same invite again (replayed), a changed
+    // character (tampered), one a second past its lifetime (expired).
+    const refusal = (text) => bob.page.evaluate(async (t) => {
+      try { (await window.hiroba.acceptInvite(window.feed, t)).cancel(); return 'accepted'; } catch (err) { return `${err.name} ${err.reason}`; }
+    }, text);
+    assert.equal(await refusal(invite), 'HirobaError replayed');
+    const flipped = invite.slice(0, 200) + (invite[200] === 'A' ? 'B' : 'A') + invite.slice(201);
+    assert.equal(await refusal(flipped), 'HirobaError tampered');
+    const short = await alice.page.evaluate(async () => {
+      window.short = await window.hiroba.createInvite(window.feed, { ttlMs: 1000 });
+      return window.short.text;
+    });
+    await new Promise((r) => setTimeout(r, 2100));
+    assert.equal(await refusal(short), 'HirobaError expired');
 
     for (const u of [alice, bob]) await u.page.evaluate(() => { window.pair.close(); return window.feed.close(); });
     assert.deepEqual([...alice.errors, ...bob.errors], []);
