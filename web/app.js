@@ -960,25 +960,28 @@ async function loadOlderPosts() {
 }
 
 // --- peers and sync --------------------------------------------------------------
-const gone = new Map(); // pubkey -> {info, at}: closed peers, listed a while
+const gone = new Map(); // peerKey -> {info, at}: closed peers, listed a while
+// A peer met in the room and the same key paired are two connections.
+const peerKey = (p) => (p.paired ? `pair:${p.pubkey}` : p.pubkey);
 let goneTimer = null;
 
 // What the panel says about a connection: connecting, direct, relayed
 // via TURN, closing or closed.
 function peerLabel(p) {
-  if (p.state === 'open') return p.route === 'relayed' ? 'relayed via TURN' : p.route === 'direct' ? 'direct' : 'open';
-  return p.state;
+  const how = p.paired ? 'paired, ' : '';
+  if (p.state === 'open') return how + (p.route === 'relayed' ? 'relayed via TURN' : p.route === 'direct' ? 'direct' : 'open');
+  return how + p.state;
 }
 
 // Events accepted from a peer on its current (or last) connection.
 function peerReceived(pk) {
-  const live = room?.stats().peers.find((s) => s.pubkey === pk);
+  const live = [room, ...pairs].flatMap((h) => h?.stats().peers ?? []).find((s) => s.pubkey === pk);
   return live?.received ?? syncs.get(pk)?.received ?? 0;
 }
 
 function peerView(p, received) {
   const followed = following.has(p.pubkey);
-  return el('li', { class: 'peer', dataset: { pubkey: p.pubkey, state: p.state, route: p.route ?? '' } },
+  return el('li', { class: 'peer', dataset: { pubkey: p.pubkey, state: p.state, route: p.route ?? '', paired: p.paired ? '1' : '' } },
     el('div', { class: 'peer-who' },
       names.get(p.pubkey)
         ? el('span', { class: 'peer-name', text: names.get(p.pubkey) })
@@ -990,28 +993,31 @@ function peerView(p, received) {
     el('button', {
       type: 'button', class: `small ${followed ? 'unfollow' : 'follow'}`, text: followed ? 'Unfollow' : 'Follow',
       'aria-label': `${followed ? 'Unfollow' : 'Follow'} ${names.get(p.pubkey) || short(p.pubkey)}`,
-      dataset: { focusKey: `peer:${p.pubkey}` },
+      dataset: { focusKey: `peer:${peerKey(p)}` },
       onclick: (e) => act(e.currentTarget, () => (followed ? unfollow : follow)(p.pubkey)),
     }));
 }
 
 function renderPeers() {
-  const live = room ? room.peers.filter((p) => p.state !== 'closed') : [];
+  // Paired connections are peers too, met without the room.
+  const paired = [...pairs].filter((h) => h.state !== 'closed')
+    .map((h) => ({ pubkey: h.pubkey, state: h.state, route: h.route, paired: true }));
+  const live = [...(room ? room.peers.filter((p) => p.state !== 'closed') : []), ...paired];
   const now = Date.now();
   for (const p of room?.peers ?? []) if (p.state === 'closed') gone.set(p.pubkey, { info: p, at: now });
-  for (const p of live) gone.delete(p.pubkey);
+  for (const p of live) gone.delete(peerKey(p));
   for (const [pk, g] of gone) if (now - g.at > CLOSED_SHOWN_MS) gone.delete(pk);
   const peers = [...live, ...[...gone.values()].map((g) => ({ ...g.info, state: 'closed' }))];
   $('no-peers').hidden = peers.length > 0;
   renderKeyed($('peers'), peers.map((p) => {
     const received = peerReceived(p.pubkey);
     return {
-      key: p.pubkey,
-      sig: JSON.stringify([p.state, p.route, names.get(p.pubkey), following.has(p.pubkey), received]),
+      key: peerKey(p),
+      sig: JSON.stringify([p.state, p.route, p.paired, names.get(p.pubkey), following.has(p.pubkey), received]),
       make: () => peerView(p, received),
     };
   }));
-  const open = peers.filter((p) => p.state === 'open').length;
+  const open = peers.filter((p) => p.state === 'open' && !p.paired).length;
   if (room) {
     $('room-status').textContent = `Room “${roomName}” · ${open} peer${open === 1 ? '' : 's'} connected${relayOnly ? ' · relay only' : ''}`;
   }
@@ -1139,11 +1145,18 @@ async function paired(pair) {
   pairReset();
   const who = displayName(pair.pubkey);
   pairStatus(`Paired with ${who}: following them and syncing…`);
-  pair.on('sync', (p) => { if (p.done) pairStatus(`Paired with ${who}: in sync; new posts arrive as they are written.`); });
-  pair.on('peer', ({ state }) => {
-    if (state !== 'closed') return;
-    pairs.delete(pair);
-    pairStatus(`The paired connection to ${who} closed. Pair again to reconnect.`);
+  renderPeers();
+  pair.on('sync', (p) => {
+    if (p.done) pairStatus(`Paired with ${who}: in sync; new posts arrive as they are written.`);
+    renderPeers();
+  });
+  pair.on('peer', (info) => {
+    if (info.state === 'closed') {
+      pairs.delete(pair);
+      gone.set(`pair:${pair.pubkey}`, { info: { ...info, pubkey: pair.pubkey, paired: true }, at: Date.now() });
+      pairStatus(`The paired connection to ${who} closed. Pair again to reconnect.`);
+    }
+    renderPeers();
   });
   pair.on('error', (err) => showError(err, { transient: true }));
   if (!following.has(pair.pubkey)) await follow(pair.pubkey);

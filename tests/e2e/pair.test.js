@@ -187,6 +187,13 @@ for (const browser of BROWSERS) {
       }
       // Not through the room: they are in different ones and never met there.
       assert.deepEqual(await alice.page.evaluate(() => window.hirobaRoom.peers), []);
+      // The Peers panel lists the paired connection, saying it is one.
+      for (const [u, other] of [[alice, bob], [bob, alice]]) {
+        const row = u.page.locator(`#peers li[data-paired="1"][data-pubkey="${other.pubkey}"][data-state="open"]`);
+        await row.waitFor({ timeout: 60_000 });
+        assert.match(await row.locator('.state').textContent(), /^paired, (direct|open)$/);
+      }
+      await alice.page.locator('section[aria-labelledby="peers-heading"]').screenshot({ path: join(OUT, `pair-4-peers-${browser}.png`) });
       const post = await bob.page.evaluate(() => window.hirobaFeed.post('from bob, paired'));
       await alice.page.waitForFunction(async (id) => (await window.hirobaFeed.query({ ids: [id] })).length === 1, post.id, { timeout: 60_000 });
       await alice.page.locator(`#timeline li[data-id="${post.id}"]`).waitFor({ timeout: 60_000 });
