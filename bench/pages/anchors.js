@@ -210,9 +210,14 @@ async function runQuery(side, name, filter) {
 
 // Times each of `queries` ({key, filters: [filter per repetition]}) on
 // each side: `warm` untimed rounds, then `reps` rounds, the sides in a
-// rotating order within each query. -> {key: {side: {ms: [..], n: [..],
-// same: rounds whose ids equal Hiroba's as a set}}}
-export async function timeQueries(name, queries, sides, { warm = 2, reps = 11, slowReps = {} } = {}) {
+// rotating order within each query; a side in `slow` ({side: [warm,
+// reps]}) takes part in fewer of them. A sample is `inner` queries back
+// to back (the round's filter and the ones after it), timed together and
+// divided: a query takes a millisecond or two here, and performance.now()
+// ticks in 0.1 ms on a page without cross-origin isolation; a slow side
+// (in `slow`) runs one. -> {key: {side: {ms: [..], n: [..], same: rounds
+// whose ids equal Hiroba's as a set}}}
+export async function timeQueries(name, queries, sides, { warm = 2, reps = 11, slow = {}, inner = 5 } = {}) {
   const out = {};
   for (const q of queries) {
     out[q.key] = {};
@@ -224,10 +229,13 @@ export async function timeQueries(name, queries, sides, { warm = 2, reps = 11, s
       const ids = {};
       for (let i = 0; i < sides.length; i++) {
         const side = sides[(i + round) % sides.length];
-        if (round >= warm + (slowReps[side] ?? reps)) continue;
+        const [sideWarm, sideReps] = slow[side] ?? [warm, reps];
+        if (round < warm ? round >= sideWarm : round >= warm + sideReps) continue;
+        const k = slow[side] ? 1 : inner;
         const t0 = now();
+        for (let j = k - 1; j >= 1; j--) await runQuery(side, name, q.filters[(round + j) % q.filters.length]);
         ids[side] = await runQuery(side, name, filter);
-        const ms = now() - t0;
+        const ms = (now() - t0) / k;
         if (round < warm) continue;
         const r = out[q.key][side];
         r.ms.push(ms);
