@@ -35,7 +35,7 @@
 // Chromium only (nostr-idb's bytes come from Chromium's usageDetails).
 
 import { corpusLines, makeRng } from './lib/events.js';
-import { assertNoPageErrors, benchPage, benchSession, median, ms, requireBrowserBuild, ROOT } from './lib/browser.js';
+import { BROWSERS, assertNoPageErrors, benchPage, benchSession, median, ms, requireBrowserBuild, ROOT } from './lib/browser.js';
 import { ensureBuilt } from './lib/build.js';
 import { existsSync } from 'node:fs';
 import { report } from './report.js';
@@ -53,6 +53,11 @@ const IDB_MISSES = {
   ids: 'it keys replaceable events (profiles, follow lists) by kind:pubkey, so an ids filter misses them',
 };
 
+// Chromium only: a run for other browsers (HIROBA_BROWSERS) skips it.
+if (!BROWSERS.includes('chromium')) {
+  console.log('skipped: this bench runs in Chromium only, which HIROBA_BROWSERS leaves out');
+  process.exit(0);
+}
 requireBrowserBuild();
 const BUILT = ['build/test/anchors/nostr-idb.js', 'build/test/anchors/worker-relay/worker.mjs'];
 if (!BUILT.every((f) => existsSync(`${ROOT}${f}`))) ensureBuilt(BUILT);

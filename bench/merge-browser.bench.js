@@ -19,12 +19,17 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BENCH_DIR, corpusLines } from './lib/events.js';
 import { ensureBuilt } from './lib/build.js';
-import { assertNoPageErrors, benchPage, benchSession, requireBrowserBuild } from './lib/browser.js';
+import { BROWSERS, assertNoPageErrors, benchPage, benchSession, requireBrowserBuild } from './lib/browser.js';
 import { report } from './report.js';
 
 const BATCH = 1000;
 const KEEP_ALL = { store: 'all', maxBytes: 0 };
 
+// Chromium only: a run for other browsers (HIROBA_BROWSERS) skips it.
+if (!BROWSERS.includes('chromium')) {
+  console.log('skipped: this bench runs in Chromium only, which HIROBA_BROWSERS leaves out');
+  process.exit(0);
+}
 ensureBuilt(['build/bench/merge_native']);
 requireBrowserBuild();
 const lines = corpusLines();
