@@ -3,7 +3,9 @@
 // on shared, noisy machines an absolute time alone means little.
 //
 //   report({
-//     id: 'merge-100k',                 // stable key, one per figure
+//     id: 'merge-100k',                 // stable, one per figure
+//     key: 'merge-100k',                // optional: what bench/run.js's goal
+//                                       // table looks the row up by (default: id)
 //     what: 'merge 100,000 signed events (verification included)',
 //     value: 4.2, unit: 's',            // ours
 //     anchor: 'same C, native -O2', anchorValue: 3.1,
@@ -30,14 +32,14 @@ const fmt = (v) => (typeof v !== 'number' ? String(v)
   : Math.abs(v) >= 100 ? v.toFixed(0) : Math.abs(v) >= 1 ? v.toFixed(2) : v.toPrecision(3));
 
 export function report(figure) {
-  const { id, what, value, unit = '', anchor, anchorValue, better = 'lower', target, note } = figure;
+  const { id, key = id, what, value, unit = '', anchor, anchorValue, better = 'lower', target, note } = figure;
   if (!id || !what || typeof value !== 'number' || !Number.isFinite(value)) {
     throw new TypeError(`bench report needs id, what and a finite value: ${JSON.stringify(figure)}`);
   }
   const ratio = typeof anchorValue === 'number' && anchorValue > 0 ? value / anchorValue : null;
   const met = ratio === null || target === undefined ? null
     : better === 'lower' ? ratio <= target : ratio >= target;
-  const row = { id, what, value, unit, anchor, anchorValue, ratio, better, target, met, note, at: new Date().toISOString() };
+  const row = { id, key, what, value, unit, anchor, anchorValue, ratio, better, target, met, note, at: new Date().toISOString() };
   mkdirSync(dirname(RESULTS), { recursive: true });
   appendFileSync(RESULTS, `${JSON.stringify(row)}\n`);
   let line = `${id}: ${what}: ${fmt(value)} ${unit}`;

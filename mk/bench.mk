@@ -1,7 +1,8 @@
 # bench.mk -- `make bench`: every bench/*.bench.js, one process
 # each, through bench/run.js, which prints each figure with its anchor and
-# ratio and writes the README's table to test-output/bench/table.md.
-# BENCH=name runs only the bench files whose name contains it.
+# ratio, then the goal table, and writes both to test-output/bench/table.md.
+# BENCH=name runs only the bench files whose name contains it
+# (BENCH=a,b: contains either).
 # Each part adds what it needs built to BENCH_PREREQS in its own mk file.
 
 BENCH_PREREQS :=
