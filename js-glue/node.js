@@ -139,7 +139,11 @@ export async function openFeed({ path, policy, allowEmpty = false, secretKey, pa
   // Verifier threads for what peers send (verify-pool.js), started with
   // the first mergeBatch: a feed that never syncs starts none.
   let pool = null;
-  const verifiers = async () => (pool ??= nodeVerifyPool(await compile()));
+  let starting = null;
+  const verifiers = () => (starting ??= compile().then((m) => {
+    if (!closed) pool = nodeVerifyPool(m);
+    return pool;
+  }));
   return new Feed({
     identity: async () => engine.identity(db),
     post: async (draft) => engine.post(db, draft),
@@ -150,7 +154,7 @@ export async function openFeed({ path, policy, allowEmpty = false, secretKey, pa
     merge: async (frame) => engine.merge(db, frame),
     mergeBatch: async (conn, frames, budget) => {
       if (conn < 1) return engine.mergeBatch(db, conn, frames, budget); // its error
-      return (await mergePipelined(engine, db, conn, frames, budget, closed ? null : await verifiers())).text;
+      return (await mergePipelined(engine, db, conn, frames, budget, await verifiers())).text;
     },
     connClose: async (conn) => engine.connClose(db, conn),
     query: async (filter) => engine.query(db, filter),

@@ -10,7 +10,6 @@ import { VerifyPool, verifierCount } from './verify-pool.js';
 export function nodeVerifyPool(wasmModule, size = verifierCount(availableParallelism?.() ?? cpus().length)) {
   return new VerifyPool(size, () => {
     const w = new Worker(new URL('./verify-worker-node.js', import.meta.url), { workerData: { module: wasmModule } });
-    w.unref();
     return {
       post: (msg, transfer) => w.postMessage(msg, transfer),
       onMessage: (fn) => w.on('message', fn),

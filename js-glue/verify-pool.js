@@ -35,6 +35,9 @@ const MAX_VERIFIERS = 4;
 // Chunks each verifier holds at once.
 const IN_FLIGHT = 2;
 const DEFAULT_BUDGET = 2 * 1024 * 1024; // the engine's own default, src/hiroba.c
+// How long the engine waits for a chunk's vouches before verifying it
+// itself (a chunk takes a verifier tens of milliseconds).
+const VERIFY_WAIT_MS = 5000;
 
 /** Verifiers for this many hardware threads: one less, at least one. */
 export function verifierCount(cores) {
@@ -62,6 +65,8 @@ export class VerifyPool {
       const entry = { w, load: 0, dead: false };
       w.onMessage((msg) => this.answer(entry, msg));
       w.onExit(() => this.lost(entry));
+      // Idle until asked (after the listeners: in Node adding one refs).
+      w.busy(false);
       this.workers.push(entry);
     }
   }
@@ -185,7 +190,15 @@ export async function mergePipelined(engine, db, conn, frames, budget, pool) {
     while (c.state === 'sent') {
       let j = next;
       while (j < chunks.length && chunks[j].state !== 'new') j++;
-      if (j >= chunks.length) { await c.verifying; break; }
+      if (j >= chunks.length) {
+        // A verifier that never answers (a script that never loaded) must
+        // not hold up the merge: past the wait, the engine verifies.
+        let timer;
+        await Promise.race([c.verifying, new Promise((resolve) => { timer = setTimeout(resolve, VERIFY_WAIT_MS); })]);
+        clearTimeout(timer);
+        if (c.state === 'sent') c.state = 'own';
+        break;
+      }
       const later = chunks[j];
       try {
         later.vouches = engine.vouch(later.bytes, later.lens);

@@ -143,3 +143,24 @@ test('a verifier that dies costs speed, not results: its chunks are verified by 
   const { results } = await run;
   assert.equal(results.flatMap((r) => r.accepted).length, events.length);
 });
+
+test('verifier threads do not hold the process: a script that synced and left its feed open, or closed one mid-start, still exits', async (t) => {
+  const { dir } = await tempFeed(t, 'unused.db');
+  const { spawnSync } = await import('node:child_process');
+  const [e] = corpus(1, 'exit');
+  const script = `
+    const { openFeed } = await import(${JSON.stringify(new URL('../../js-glue/node.js', import.meta.url).href)});
+    const feed = await openFeed({ path: ${JSON.stringify(`${dir}/open.db`)}, policy: { store: 'all' } });
+    await feed.mergeBatch(1, ['["EOSE","x"]']);
+    const r = await feed.mergeBatch(1, [${JSON.stringify(JSON.stringify(['EVENT', 's', e]))}, ${JSON.stringify(JSON.stringify(['EVENT', 's', e]))}]);
+    console.log(r[0].accepted.length);
+    // And a feed closed while its verifiers are still starting.
+    const other = await openFeed({ path: ${JSON.stringify(`${dir}/other.db`)}, policy: { store: 'all' } });
+    const late = other.mergeBatch(1, ['["EOSE","y"]']).catch(() => {});
+    await other.close();
+    await late;`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 60_000 });
+  assert.equal(r.signal, null, 'the process exited by itself');
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), '1');
+});
