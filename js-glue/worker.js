@@ -20,7 +20,7 @@
 //        {type: 'decryptKey', messageId, args: {ncryptsec, passphrase}}
 //   out: {type: 'open' | 'call', messageId, result}
 //        {type: 'error', messageId, result: {operation, code, message}}
-//        {type: 'event', result: event}     every newly stored event
+//        {type: 'events', result: [event]}  newly stored events
 // Messages between workers, on the BroadcastChannel "hiroba:<name>":
 //   {kind: 'req', from, id, op, params}       a call for the owner
 //   {kind: 'res', to, id, result} | {kind: 'res', to, id, error}
@@ -155,7 +155,7 @@ function acceptedEvents(frames, results) {
 // events that are new to the database.
 function announce(events) {
   if (!events.length) return;
-  for (const event of events) self_.postMessage({ type: 'event', result: event });
+  self_.postMessage({ type: 'events', result: events });
   channel.postMessage({ kind: 'events', events });
 }
 
@@ -295,7 +295,7 @@ function onChannel({ data }) {
   } else if (data.kind === 'failed' && role !== 'owner') {
     for (const [id, call] of pending) { pending.delete(id); call.reject(data.error); }
   } else if (data.kind === 'events') {
-    for (const event of data.events) self_.postMessage({ type: 'event', result: event });
+    self_.postMessage({ type: 'events', result: data.events });
   }
 }
 
