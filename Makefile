@@ -95,7 +95,8 @@ EXPORTS := hiroba_open hiroba_close hiroba_identity hiroba_post hiroba__post_ex 
   hiroba_constants hiroba__integrity_check hiroba__neg_open hiroba__neg_frame_limit \
   hiroba__neg_test_session hiroba__merge_batch hiroba__conn_close hiroba__conn_neg_open \
   hiroba__set_policy hiroba__state_get hiroba__state_set hiroba__adopt_key \
-  hiroba__secret_key hiroba__adopt_pubkey hiroba__prepare hiroba__post_signed malloc free
+  hiroba__secret_key hiroba__adopt_pubkey hiroba__prepare hiroba__post_signed \
+  hiroba__vouch hiroba__merge_vouched malloc free
 comma := ,
 empty :=
 space := $(empty) $(empty)

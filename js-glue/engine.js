@@ -33,6 +33,24 @@ export const CODES = Object.freeze({
 
 const encoder = new TextEncoder();
 
+// Bytes of one vouch: an event id (32) and its signature (64), src/merge.h.
+export const VOUCH_SIZE = 96;
+
+/**
+ * Frames (strings or Uint8Arrays) laid out as the engine takes them:
+ * -> { bytes: their UTF-8 back to back, lens: the byte length of each }.
+ */
+export function packFrames(frames) {
+  const parts = frames.map((f) => (typeof f === 'string' ? encoder.encode(f) : f));
+  let total = 0;
+  for (const p of parts) total += p.length;
+  const bytes = new Uint8Array(total);
+  const lens = new Uint32Array(parts.length);
+  let off = 0;
+  parts.forEach((p, i) => { bytes.set(p, off); off += p.length; lens[i] = p.length; });
+  return { bytes, lens };
+}
+
 export class Engine {
   constructor(module) {
     this.m = module;
@@ -162,24 +180,71 @@ export class Engine {
   // Once the results pass `budget` bytes (0: the engine's 2 MiB) the rest
   // is left: the array is shorter, and the caller passes those again.
   mergeBatch(db, conn, frames, budget = 0) {
+    const { bytes, lens } = packFrames(frames);
+    return this._frames('merge', (d, p, pLen) => this.m._hiroba__merge_batch(d, conn, p, pLen, lens.length, budget), db, bytes, lens);
+  }
+
+  // The pre-verified path (docs/DESIGN.md, "Verifying in parallel").
+  // vouch(): run by a verifier worker on its own instance, no database:
+  // packed frames (packFrames) in -> a Uint8Array of 96-byte records
+  // (event id, signature) for each valid event in them.
+  vouch(bytes, lens) {
     const m = this.m;
-    const parts = frames.map((f) => (typeof f === 'string' ? encoder.encode(f) : f));
-    let total = 0;
-    for (const p of parts) total += p.length;
-    const pLen = m._malloc(parts.length * 4 || 4);
-    if (!pLen) throw new HirobaError(this.codes.HIROBA_ENOMEM, 'out of memory', 'alloc');
-    const all = new Uint8Array(total);
-    let off = 0;
-    for (const p of parts) { all.set(p, off); off += p.length; }
+    let nMax = 0;
+    for (const n of lens) nMax += Math.floor(n / 200) + 1; // an event's JSON is > 200 bytes
+    const pOut = m._malloc(nMax * VOUCH_SIZE || 1);
+    if (!pOut) throw new HirobaError(this.codes.HIROBA_ENOMEM, 'out of memory', 'alloc');
     try {
-      // HEAPU32 is read after every malloc: the heap may have grown.
-      const lens = parts.map((p) => p.length);
-      return this._call('merge', (d, p) => {
-        m.HEAPU32.set(lens, pLen >> 2);
-        return m._hiroba__merge_batch(d, conn, p, pLen, parts.length, budget);
-      }, db, all);
+      const n = this._withFrames(bytes, lens, (p, pLen) => m._hiroba__vouch(p, pLen, lens.length, pOut, nMax));
+      if (n < 0) throw this._error('vouch');
+      return m.HEAPU8.slice(pOut, pOut + n * VOUCH_SIZE);
     } finally {
+      m._free(pOut);
+    }
+  }
+
+  // mergeBatch with `vouches` (what vouch() returned, on the engine's own
+  // verifier workers only: the signatures they cover are not checked
+  // again) and conn 0 allowed (merge()'s connection).
+  mergeVouched(db, conn, bytes, lens, budget, vouches) {
+    const m = this.m;
+    const n = vouches ? vouches.length / VOUCH_SIZE : 0;
+    const pV = m._malloc(n * VOUCH_SIZE || 1);
+    if (!pV) throw new HirobaError(this.codes.HIROBA_ENOMEM, 'out of memory', 'alloc');
+    try {
+      if (n) m.HEAPU8.set(vouches, pV);
+      return this._frames('merge', (d, p, pLen) => m._hiroba__merge_vouched(d, conn, p, pLen, lens.length, budget, pV, n), db, bytes, lens);
+    } finally {
+      m._free(pV);
+    }
+  }
+
+  // Copies packed frames in (bytes, and their lengths as uint32) around
+  // fn(pBytes, pLens); -> what fn returns.
+  _withFrames(bytes, lens, fn) {
+    const m = this.m;
+    const pLen = m._malloc(lens.length * 4 || 4);
+    if (!pLen) throw new HirobaError(this.codes.HIROBA_ENOMEM, 'out of memory', 'alloc');
+    let p = 0;
+    try {
+      p = this._in(bytes);
+      // HEAPU32 is read after every malloc: the heap may have grown.
+      m.HEAPU32.set(lens, pLen >> 2);
+      return fn(p, pLen);
+    } finally {
+      if (p) m._free(p);
       m._free(pLen);
+    }
+  }
+
+  // A `char *fn(db, frames, lens)` export over packed frames -> its text.
+  _frames(operation, fn, db, bytes, lens) {
+    const out = this._withFrames(bytes, lens, (p, pLen) => fn(db, p, pLen));
+    if (!out) throw this._error(operation);
+    try {
+      return this.m.UTF8ToString(out);
+    } finally {
+      this.m._hiroba_free(out);
     }
   }
 

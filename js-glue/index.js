@@ -61,6 +61,11 @@ class WorkerClient {
       this.onEvent?.(data.result);
       return;
     }
+    // Many at once (a merged batch): one message instead of one each.
+    if (data?.type === 'events') {
+      for (const event of data.result) this.onEvent?.(event);
+      return;
+    }
     const call = this.pending.get(data?.messageId);
     if (!call) return;
     this.pending.delete(data.messageId);

@@ -16,6 +16,8 @@ import { Feed, resolveKeyOptions, resolvePolicy, signerPubkey } from './feed.js'
 import { createNodeStorage } from './storage-node.js';
 import { secretKeyHex } from './nip19.js';
 import { decryptKey, exportSecretKey } from './nip49.js';
+import { mergePipelined } from './verify-pool.js';
+import { nodeVerifyPool } from './verify-node.js';
 
 export { Feed } from './feed.js';
 export { HirobaError } from './engine.js';
@@ -134,6 +136,14 @@ export async function openFeed({ path, policy, allowEmpty = false, secretKey, pa
     throw err;
   }
   let closed = false;
+  // Verifier threads for what peers send (verify-pool.js), started with
+  // the first mergeBatch: a feed that never syncs starts none.
+  let pool = null;
+  let starting = null;
+  const verifiers = () => (starting ??= compile().then((m) => {
+    if (!closed) pool = nodeVerifyPool(m);
+    return pool;
+  }));
   return new Feed({
     identity: async () => engine.identity(db),
     post: async (draft) => engine.post(db, draft),
@@ -142,7 +152,10 @@ export async function openFeed({ path, policy, allowEmpty = false, secretKey, pa
     postSigned: async (event) => engine.postSigned(db, event),
     verify: async (event) => engine.verify(event),
     merge: async (frame) => engine.merge(db, frame),
-    mergeBatch: async (conn, frames, budget) => engine.mergeBatch(db, conn, frames, budget),
+    mergeBatch: async (conn, frames, budget) => {
+      if (conn < 1) return engine.mergeBatch(db, conn, frames, budget); // its error
+      return (await mergePipelined(engine, db, conn, frames, budget, await verifiers())).text;
+    },
     connClose: async (conn) => engine.connClose(db, conn),
     query: async (filter) => engine.query(db, filter),
     count: async (filter) => engine.count(db, filter),
@@ -152,7 +165,7 @@ export async function openFeed({ path, policy, allowEmpty = false, secretKey, pa
     integrityCheck: async () => engine.integrityCheck(db),
     exportKey: async (options) => exportSecretKey(engine.secretKey(db), options),
     close: async () => {
-      if (!closed) { closed = true; engine.close(db); }
+      if (!closed) { closed = true; pool?.close(); engine.close(db); }
     },
   }, { signer: keys.signer });
 }

@@ -18,8 +18,9 @@
 //      them while their author is offline.
 //
 // Frames from the connection are merged in order; when several are
-// waiting they go to the engine as one batch (one SQLite transaction, one
-// result per frame). The connection is its own engine connection (a
+// waiting they go to the engine as one batch of up to MERGE_BATCH_BYTES
+// (one result per frame; the engine verifies its events on its verifier
+// workers while it stores, verify-pool.js). The connection is its own engine connection (a
 // random number): its NIP-77 sessions are its own, and closing it frees
 // them. The ids we choose (reconciliation, fetches, live REQ) are random.
 //
@@ -47,7 +48,13 @@
 import { PeerGuard, matchFilter } from './peer-guard.js';
 
 const FETCH_BATCH = 500;   // ids per REQ when fetching what we lack
-const MERGE_BATCH = 256;   // frames per engine call
+// Frames per engine call, by bytes: a batch of many small frames (NEG-MSG,
+// EOSE, short notes) is as cheap to hand over as one of a few large ones,
+// and the engine verifies a batch's events in parallel (verify-pool.js),
+// so a call holds about MERGE_BATCH_BYTES; MERGE_BATCH_FRAMES bounds the
+// results a call builds.
+const MERGE_BATCH_BYTES = 512 * 1024;
+const MERGE_BATCH_FRAMES = 2048;
 const RETRY_MS = 2000;     // first back-off before asking again for what is missing
 const RETRY_MAX_MS = 60_000;
 const GIVE_UP_ROUNDS = 3;
@@ -59,6 +66,21 @@ const GIVE_UP_ROUNDS = 3;
 const MAX_WANTED = 50_000;
 const MAX_RESYNCS = 20;
 const MAX_NEG_ROUNDS = 500;
+// A Negentropy session holds at most NEG_ITEMS items on either side (the
+// engine's NEG_MAX_ITEMS, src/merge.h): past that the side that holds more
+// refuses the session ("blocked: too many events to reconcile"). The
+// driver then reconciles in created_at windows instead: a window that
+// holds more of ours than that (feed.count), or that either side refuses
+// as too many, is halved -- the newer half first -- until each fits. At
+// most MAX_WINDOW_SPLITS halvings per reconciliation, and never below one
+// second: a peer that claims "too many" forever costs a bounded number of
+// rounds. limits.NEG_ITEMS may lower it (tests).
+const NEG_ITEMS = 500_000;
+const MAX_WINDOW_SPLITS = 64;
+const TOO_MANY = /too many events to reconcile/;
+// The newest created_at a valid event can have (src/event.c: 15 minutes
+// ahead), and a margin for clocks: where the open-ended window is cut.
+const FUTURE_S = 3600;
 // A relay that has not answered NEG-OPEN in this long is taken to lack
 // NIP-77 (a NOTICE or a NEG-ERR says so sooner).
 const NEG_ANSWER_MS = 5000;
@@ -196,13 +218,11 @@ export class SyncLink {
     if (this.mode === 'req') {
       this.startPaging();
     } else {
-      this.negSub = randomSub('n');
-      try {
-        const open = await this.feed.negOpen(this.negSub, { authors: this.authors() }, this.conn);
-        await this.send(open);
-      } catch (err) {
-        this.hooks.error?.(err);
-      }
+      // One window (all of time) unless it holds too much (openWindow).
+      this.windows = [{ since: null, until: null }];
+      this.windowSplits = 0;
+      this.windowsDone = 0;
+      await this.openWindow();
       // A relay that says nothing to NEG-OPEN lacks NIP-77.
       if (this.kind === 'relay' && this.relay.nip77 !== true) {
         this.negTimer = setTimeout(() => this.negUnsupported(), NEG_ANSWER_MS);
@@ -210,6 +230,72 @@ export class SyncLink {
       }
     }
     this.progress();
+  }
+
+  // --- reconciliation windows (see NEG_ITEMS) -----------------------------------
+  windowFilter({ since, until }) {
+    const filter = { authors: this.authors() };
+    if (since !== null) filter.since = since;
+    if (until !== null) filter.until = until;
+    return filter;
+  }
+
+  // Halves the first window in place, the newer half first: false when it
+  // cannot be (one second, or MAX_WINDOW_SPLITS reached).
+  splitWindow() {
+    const w = this.windows[0];
+    const lo = w.since ?? 0;
+    const hi = w.until ?? nowSec() + FUTURE_S;
+    if (hi <= lo || this.windowSplits >= MAX_WINDOW_SPLITS) return false;
+    const mid = lo + Math.floor((hi - lo) / 2);
+    this.windowSplits++;
+    this.windows.splice(0, 1, { since: mid + 1, until: w.until }, { since: w.since, until: mid });
+    return true;
+  }
+
+  // Opens the session of the first window that fits, halving those that
+  // hold too much of ours; a window that cannot be reconciled is reported
+  // and skipped. When none is left the reconciliation is over.
+  async openWindow() {
+    const limit = this.limits.NEG_ITEMS ?? NEG_ITEMS;
+    while (this.windows.length && !this.closed) {
+      const filter = this.windowFilter(this.windows[0]);
+      let tooMany = false;
+      try {
+        // At the engine's own limit negOpen says "too many" itself; a
+        // lower one (tests) is checked by counting.
+        if (limit < NEG_ITEMS) tooMany = await this.feed.count(filter) > limit;
+        if (!tooMany) {
+          this.negSub = randomSub('n');
+          this.negRounds = 0;
+          const open = await this.feed.negOpen(this.negSub, filter, this.conn);
+          await this.send(open);
+          return;
+        }
+      } catch (err) {
+        // Any other failure ends this attempt, as it always has: the
+        // link is not reconciled (a resync tries again).
+        if (!TOO_MANY.test(err?.message ?? '')) {
+          this.hooks.error?.(err);
+          return;
+        }
+      }
+      if (!this.splitWindow()) {
+        this.hooks.error?.(new Error(`hiroba: too many events to reconcile with ${this.label} in ${JSON.stringify(this.windowFilter(this.windows[0]))}: skipped`));
+        this.windows.shift();
+      }
+    }
+    this.negSub = null;
+    this.reconciled = true;
+    this.maybeDone();
+  }
+
+  // The window of the current session is reconciled: on to the next.
+  windowDone() {
+    this.windows.shift();
+    this.windowsDone++;
+    if (this.windows.length) this.openWindow();
+    else this.reconciled = true;
   }
 
   // New events by the authors we follow come as they happen, from before
@@ -381,7 +467,9 @@ export class SyncLink {
         // CLOSED) are handled in their turn: the frames before one are
         // merged first.
         const texts = [];
-        while (this.inbox.length && texts.length < MERGE_BATCH) {
+        let batchBytes = 0;
+        while (this.inbox.length && texts.length < MERGE_BATCH_FRAMES
+               && (!texts.length || batchBytes + this.inbox[0].length <= MERGE_BATCH_BYTES)) {
           const text = this.inbox[0];
           if (this.kind === 'relay' && RELAY_FRAME.test(text.slice(0, 16))) {
             if (texts.length) break;
@@ -394,6 +482,7 @@ export class SyncLink {
             this.inbox.shift();
           }
           texts.push(text);
+          batchBytes += text.length;
         }
         if (!texts.length) continue;
         // The feed announces what it stores before mergeBatch returns, so
@@ -511,8 +600,9 @@ export class SyncLink {
         return;
       }
     }
+    let windowDone = false;
     for (const reply of result.replies) {
-      if (reply[0] === 'NEG-CLOSE' && reply[1] === this.negSub) this.reconciled = true;
+      if (reply[0] === 'NEG-CLOSE' && reply[1] === this.negSub && !this.reconciled) windowDone = true;
       // A relay is not a peer: it gets no NOTICE or OK from us.
       if (this.kind === 'relay' && (reply[0] === 'NOTICE' || reply[0] === 'OK')) continue;
       this.send(reply);
@@ -523,10 +613,16 @@ export class SyncLink {
     } else if (type === 'CLOSE' && sub) {
       this.unlive(sub);
     } else if (type === 'NEG-ERR' && sub === this.negSub && !this.reconciled) {
-      // They will not reconcile with us: take what we learned.
       clearTimeout(this.negTimer);
-      this.reconciled = true;
-      this.hooks.error?.(new Error(`hiroba: ${this.label} ended reconciliation: ${String(frame[2]).slice(0, 200)}`));
+      if (TOO_MANY.test(String(frame[2])) && this.splitWindow()) {
+        // They hold too many in this window: halves of it, one at a time.
+        this.openWindow();
+      } else {
+        // They will not reconcile with us: take what we learned.
+        this.windows = [];
+        this.reconciled = true;
+        this.hooks.error?.(new Error(`hiroba: ${this.label} ended reconciliation: ${String(frame[2]).slice(0, 200)}`));
+      }
     } else if (type === 'EVENT' && sub && typeof frame[2]?.id === 'string') {
       if (this.fetching.has(sub) && this.wanted.delete(frame[2].id)) {
         this.retryMs = RETRY_MS;
@@ -538,6 +634,7 @@ export class SyncLink {
       if (this.fetching.has(sub)) this.fetchDone(sub);
       else if (this.paging?.sub === sub) await this.pageDone();
     }
+    if (windowDone) this.windowDone();
     if (result.have?.length) {
       this.have += result.have.length;
       if (this.kind === 'relay') this.offerHave(result.have);

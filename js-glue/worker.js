@@ -20,7 +20,7 @@
 //        {type: 'decryptKey', messageId, args: {ncryptsec, passphrase}}
 //   out: {type: 'open' | 'call', messageId, result}
 //        {type: 'error', messageId, result: {operation, code, message}}
-//        {type: 'event', result: event}     every newly stored event
+//        {type: 'events', result: [event]}  newly stored events
 // Messages between workers, on the BroadcastChannel "hiroba:<name>":
 //   {kind: 'req', from, id, op, params}       a call for the owner
 //   {kind: 'res', to, id, result} | {kind: 'res', to, id, error}
@@ -30,6 +30,7 @@
 import createHirobaModule from '../build/hiroba/hiroba.mjs';
 import { CODES, Engine } from './engine.js';
 import { openOpfsStorage, STORAGE_EBUSY } from './storage-opfs.js';
+import { mergePipelined, VerifyPool, verifierCount } from './verify-pool.js';
 
 const { HIROBA_EIO, HIROBA_EBUSY, HIROBA_EINVAL } = CODES;
 
@@ -53,6 +54,7 @@ let engine = null;         // owner only
 let db = 0;                // owner only: engine handle
 let storage = null;        // owner only: OPFS pool
 let releaseLock = null;    // owner only: resolves the held lock
+let verifiers = null;      // owner only: the VerifyPool (verify-pool.js)
 let nextId = 1;
 const pending = new Map(); // id -> {op, params, resolve, reject}: our calls
 
@@ -111,16 +113,61 @@ function execute(op, params) {
   }
 }
 
+// The owner's verifiers: dedicated Workers of its own, each given the
+// compiled module, heard only on their own ports (verify-pool.js says why
+// that is the whole trust). A browser that cannot start them (no nested
+// workers) gets an empty pool: the engine then verifies everything itself.
+function startVerifiers(compiled) {
+  const size = verifierCount(navigator.hardwareConcurrency);
+  return new VerifyPool(size, () => {
+    const w = new Worker(new URL('./verify-worker.js', import.meta.url), { type: 'module', name: 'hiroba-verify' });
+    w.postMessage({ module: compiled });
+    return {
+      post: (msg, transfer) => w.postMessage(msg, transfer),
+      onMessage: (fn) => { w.onmessage = ({ data }) => fn(data); },
+      onExit: (fn) => { w.onerror = fn; w.onmessageerror = fn; },
+      busy: () => {},
+      terminate: () => w.terminate(),
+    };
+  });
+}
+
+// The events of merged frames that the engine accepted, from the frames
+// themselves (the fields an event has; a frame is ["EVENT", sub?, event]):
+// no query to read back what was just written.
+function acceptedEvents(frames, results) {
+  const events = [];
+  for (let i = 0; i < results.length; i++) {
+    if (!results[i].accepted.length) continue;
+    let frame;
+    try { frame = JSON.parse(frames[i]); } catch { continue; }
+    const e = Array.isArray(frame) ? frame[frame.length - 1] : null;
+    if (!e || !results[i].accepted.includes(e.id)) continue;
+    events.push({
+      id: e.id, pubkey: e.pubkey, created_at: e.created_at, kind: e.kind, tags: e.tags, content: e.content, sig: e.sig,
+    });
+  }
+  return events;
+}
+
 // Tells every worker (this one included, through its main thread) about
 // events that are new to the database.
 function announce(events) {
   if (!events.length) return;
-  for (const event of events) self_.postMessage({ type: 'event', result: event });
+  self_.postMessage({ type: 'events', result: events });
   channel.postMessage({ kind: 'events', events });
 }
 
-// execute() plus the events it stored.
+// execute() plus the events it stored. A mergeBatch (a peer's frames) is
+// verified in parallel and stored in chunks (verify-pool.js): a Promise.
 function executeAndAnnounce(op, params) {
+  if (op === 'mergeBatch' && verifiers && typeof params?.[0] === 'number' && params[0] >= 1 && Array.isArray(params[1])
+      && params[1].length && params[1].every((f) => typeof f === 'string')) {
+    return mergePipelined(engine, db, params[0], params[1], params[2], verifiers).then(({ text, results }) => {
+      announce(acceptedEvents(params[1], results));
+      return text;
+    });
+  }
   const result = execute(op, params);
   if ((op === 'post' || op === 'postSigned') && result.isNew) {
     announce([JSON.parse(result.json)]);
@@ -184,6 +231,9 @@ async function becomeOwner() {
       }),
     })]));
     db = engine.open(storage.path);
+    if (compiled) {
+      try { verifiers = startVerifiers(compiled); } catch { verifiers = null; }
+    }
     // The policy is the database's while this worker owns it (tabs of one
     // name are expected to ask for the same).
     if (policy) engine.setPolicy(db, policy);
@@ -212,10 +262,11 @@ async function becomeOwner() {
 }
 
 function runLocal(call) {
+  const failed = (err) => call.reject({ code: err.code ?? -10, message: err.message });
   try {
-    call.resolve(executeAndAnnounce(call.op, call.params));
+    Promise.resolve(executeAndAnnounce(call.op, call.params)).then(call.resolve, failed);
   } catch (err) {
-    call.reject({ code: err.code ?? -10, message: err.message });
+    failed(err);
   }
 }
 
@@ -224,13 +275,13 @@ function runLocal(call) {
 function onChannel({ data }) {
   if (!data || typeof data !== 'object') return;
   if (data.kind === 'req' && role === 'owner') {
-    let reply;
+    const reply = (result) => channel.postMessage({ kind: 'res', to: data.from, id: data.id, result });
+    const failed = (err) => channel.postMessage({ kind: 'res', to: data.from, id: data.id, error: { code: err.code ?? -10, message: err.message } });
     try {
-      reply = { kind: 'res', to: data.from, id: data.id, result: executeAndAnnounce(data.op, data.params) };
+      Promise.resolve(executeAndAnnounce(data.op, data.params)).then(reply, failed);
     } catch (err) {
-      reply = { kind: 'res', to: data.from, id: data.id, error: { code: err.code ?? -10, message: err.message } };
+      failed(err);
     }
-    channel.postMessage(reply);
   } else if (data.kind === 'res' && data.to === workerId) {
     const call = pending.get(data.id);
     if (!call) return;
@@ -243,7 +294,7 @@ function onChannel({ data }) {
   } else if (data.kind === 'failed' && role !== 'owner') {
     for (const [id, call] of pending) { pending.delete(id); call.reject(data.error); }
   } else if (data.kind === 'events') {
-    for (const event of data.events) self_.postMessage({ type: 'event', result: event });
+    self_.postMessage({ type: 'events', result: data.events });
   }
 }
 
@@ -320,6 +371,8 @@ function close() {
   role = 'closed';
   for (const [id, c] of pending) { pending.delete(id); c.reject({ code: -7, message: 'hiroba: the feed is closed' }); }
   if (wasOwner) {
+    verifiers?.close();
+    verifiers = null;
     try { engine.close(db); } finally {
       storage.release();
       releaseLock?.();

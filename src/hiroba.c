@@ -941,3 +941,94 @@ int hiroba__verify(const char *event_json) {
   ok();
   return HIROBA_OK;
 }
+
+/* Verifying in parallel (docs/DESIGN.md, "Verifying in parallel"). A
+** verifier worker -- its own instance of this module, with no database --
+** checks the events of incoming frames and vouches for the valid ones; the
+** engine's worker then merges the frames with those vouches and skips the
+** signature checks they cover. The two shims below are that split.
+**
+** Export-only shim (not in hiroba.h): checks every event of nFrame frames
+** given back to back in z (frame i is aLen[i] bytes; a frame that is a
+** JSON array of frames counts each of them), as hiroba__verify checks one,
+** and writes the id and signature (MERGE_VOUCH_SIZE bytes) of each valid
+** event to pOut, which has room for nMax. Frames that do not parse and
+** events that fail are skipped: the merge checks them again itself and
+** says why. Returns the number written, or HIROBA_EINVAL. pOut is the
+** caller's. */
+int hiroba__vouch(const char *z, const uint32_t *aLen, int nFrame,
+                  unsigned char *pOut, int nMax);
+
+/* Vouches for the event of one frame when it has a valid one. */
+static void vouch_frame(const cJSON *frame, unsigned char *pOut, int nMax, int *pN) {
+  const cJSON *type = cJSON_GetArrayItem(frame, 0);
+  if (*pN >= nMax || !cJSON_IsArray(frame) || !cJSON_IsString(type) ||
+      strcmp(type->valuestring, "EVENT") != 0) {
+    return;
+  }
+  int n = cJSON_GetArraySize(frame);
+  const cJSON *obj = n == 2 ? type->next : n == 3 ? type->next->next : NULL;
+  if (!cJSON_IsObject(obj)) return;
+  event ev;
+  int hasId = 0;
+  const char *zReason = NULL;
+  if (event_from_json(&ev, obj, &hasId, &zReason) || event_check_id(&ev, &zReason) ||
+      event_check_sig(&ev, &zReason)) {
+    return;
+  }
+  unsigned char *p = pOut + (size_t)*pN * MERGE_VOUCH_SIZE;
+  memcpy(p, ev.id, 32);
+  memcpy(p + 32, ev.sig, 64);
+  (*pN)++;
+}
+
+int hiroba__vouch(const char *z, const uint32_t *aLen, int nFrame,
+                  unsigned char *pOut, int nMax) {
+  if (nFrame < 0 || nMax < 0 || (nFrame && (!z || !aLen)) || (nMax && !pOut)) {
+    return fail(HIROBA_EINVAL, "vouch needs frames and room");
+  }
+  int nOut = 0;
+  size_t off = 0;
+  for (int i = 0; i < nFrame && nOut < nMax; i++) {
+    const char *zReason = NULL;
+    cJSON *root = json_parse(z + off, aLen[i], &zReason);
+    off += aLen[i];
+    if (root && cJSON_IsArray(root) && cJSON_IsArray(root->child)) {
+      for (const cJSON *f = root->child; f; f = f->next) vouch_frame(f, pOut, nMax, &nOut);
+    } else if (root) {
+      vouch_frame(root, pOut, nMax, &nOut);
+    }
+    cJSON_Delete(root);
+  }
+  ok();
+  return nOut;
+}
+
+/* Export-only shim (not in hiroba.h): hiroba__merge_batch with vouches --
+** nVouched records of MERGE_VOUCH_SIZE bytes at pVouched (sorted in place;
+** the caller's memory) whose signatures need no check -- and conn 0
+** allowed (hiroba_merge's connection). nBudget 0 is 2 MiB. Only the
+** engine's worker calls this, with what its own verifier workers
+** returned; nothing from a page or a peer reaches it (js-glue/worker.js,
+** js-glue/node.js). Caller frees. */
+char *hiroba__merge_vouched(int db, int conn, const char *z, const uint32_t *aLen,
+                            int nFrame, int nBudget, unsigned char *pVouched,
+                            int nVouched);
+
+char *hiroba__merge_vouched(int db, int conn, const char *z, const uint32_t *aLen,
+                            int nFrame, int nBudget, unsigned char *pVouched,
+                            int nVouched) {
+  store *s = get_store(db);
+  if (!s) return NULL;
+  if (conn < 0 || nFrame < 1 || nBudget < 0 || nVouched < 0 || !z || !aLen ||
+      (nVouched && !pVouched)) {
+    fail(HIROBA_EINVAL, "mergeVouched needs a connection >= 0, frames and vouches");
+    return NULL;
+  }
+  int rc = 0;
+  merge_state_vouch(aMerge[db], pVouched, (size_t)nVouched);
+  char *zOut = merge_batch(s, aMerge[db], conn, z, aLen, nFrame,
+                           nBudget ? (size_t)nBudget : 2u << 20, now(), &rc);
+  merge_state_vouch(aMerge[db], NULL, 0);
+  return merged(s, zOut, rc);
+}

@@ -45,6 +45,19 @@ void merge_conn_close(merge_state *t, int conn);
 ** HIROBA_EINVAL. */
 int merge_state_set_frame(merge_state *t, size_t nFrame);
 
+/* The pre-verified path. A vouch is MERGE_VOUCH_SIZE bytes: an event id
+** (32) then its signature (64), which a verifier of the engine's own found
+** valid for that id (hiroba__vouch). merge_state_vouch(t, p, n) makes the
+** n records at p (sorted here, in place) vouched for the merge calls that
+** follow, until merge_state_vouch(t, NULL, 0): for a vouched (id, sig) the
+** signature check is skipped; every other check still runs, the id's
+** included. Who may vouch is the caller's trust decision: only code that
+** verified the signatures itself (docs/DESIGN.md, "Verifying in
+** parallel"); never anything a peer or a page sent. p stays the
+** caller's and must outlive the calls. */
+#define MERGE_VOUCH_SIZE 96
+void merge_state_vouch(merge_state *t, unsigned char *p, size_t n);
+
 /* Applies the frame text z[0..n) -- one frame, or a JSON array of frames
 ** applied in one transaction -- that came on connection conn, with `now`
 ** as the clock for the future-timestamp rule. Returns the result object

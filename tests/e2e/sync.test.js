@@ -7,6 +7,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
+import { finalizeEvent, generateSecretKey } from 'nostr-tools/pure';
 import { BROWSERS, launchBrowser, startDemoServer, startTurnDemoServer } from './harness.js';
 
 let server;
@@ -109,6 +110,63 @@ async function pair(a, b, room, { on = server, relay = false } = {}) {
 for (const browser of BROWSERS) {
   test(`two browsers sync over RTCDataChannels: posts, live posts, a reaction, a deletion [${browser}]`,
     () => pair(browser, browser, `e2e-${browser}`));
+}
+
+// A peer's batch of many events goes through the database worker's own
+// verifier workers while the engine stores it (js-glue/verify-pool.js): the
+// same outcome as the engine alone -- every valid event stored once, every
+// forged one refused as a bad signature, twice over the same.
+for (const browser of BROWSERS) {
+  test(`a peer's large batch is verified in parallel and stored: valid events kept, forged ones refused [${browser}]`, async () => {
+    const sk = generateSecretKey();
+    const base = Math.floor(Date.now() / 1000) - 100_000;
+    const events = Array.from({ length: 1200 }, (_, i) => JSON.parse(JSON.stringify(
+      finalizeEvent({ kind: 1, created_at: base + i, tags: [], content: `batch ${i} ${'.'.repeat(i % 400)}` }, sk))));
+    const forged = new Set();
+    const frames = events.map((e, i) => {
+      if (i % 100 !== 42) return JSON.stringify(['EVENT', 'f', e]);
+      forged.add(e.id);
+      return JSON.stringify(['EVENT', 'f', { ...e, sig: (e.sig[0] === '0' ? '1' : '0') + e.sig.slice(1) }]);
+    });
+    const profile = await launchBrowser(browser);
+    try {
+      const page = await profile.newPage();
+      await page.goto(server.url);
+      const out = await page.evaluate(async (frames) => {
+        const { openFeed } = await import('/hiroba/js-glue/index.js');
+        const feed = await openFeed({ name: 'parallel', policy: { store: 'all' } });
+        const pass = async (conn) => {
+          const results = [];
+          for (let rest = frames; rest.length;) {
+            const got = await feed.mergeBatch(conn, rest);
+            results.push(...got);
+            rest = rest.slice(got.length);
+          }
+          return results;
+        };
+        const first = await pass(1);
+        const second = await pass(2);
+        const stored = (await feed.query({ kinds: [1] })).map((e) => e.id);
+        await feed.close();
+        const summary = (rs) => ({
+          accepted: rs.flatMap((r) => r.accepted),
+          rejected: rs.flatMap((r) => r.rejected),
+          duplicates: rs.reduce((n, r) => n + r.duplicates, 0),
+        });
+        return { first: summary(first), second: summary(second), stored };
+      }, frames);
+      const valid = events.filter((e) => !forged.has(e.id)).map((e) => e.id);
+      assert.deepEqual(out.first.accepted, valid);
+      assert.deepEqual(out.first.rejected.map((r) => [r.id, r.reason]), [...forged].map((id) => [id, 'invalid: bad signature']));
+      assert.deepEqual(out.second.accepted, []);
+      assert.equal(out.second.duplicates, valid.length);
+      assert.deepEqual(out.second.rejected.map((r) => r.reason), [...forged].map(() => 'invalid: bad signature'));
+      assert.deepEqual(out.stored.sort(), [...valid].sort());
+      assert.deepEqual(page.errors, []);
+    } finally {
+      await profile.close();
+    }
+  });
 }
 
 const mixed = BROWSERS.includes('chromium') && BROWSERS.includes('firefox');
