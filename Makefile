@@ -91,7 +91,7 @@ OUR_WARN := -Wall -Wextra -Wno-unused-parameter -std=c11 -D_DEFAULT_SOURCE
 # same SQL, in memory, with the text already in wasm memory: ~55 ms in
 # Node), so speed bought with size does not pay there: SQLite at -O2 made
 # that 12% faster for +100 KB gzipped, -O2 -fno-inline-functions 1% for
-# +7 KB, -Os nothing for +1 KB, linking at -O3 6% for +7 KB (2026-12-06).
+# +7 KB, -Os nothing for +1 KB, linking at -O3 3-7% for +7 KB (2026-12-06).
 # emmalloc instead of dlmalloc: 3 KB less gzipped, SQLite as fast.
 WASM_FLAGS := -O2 -mbulk-memory -sMALLOC=emmalloc
 WASM_OUR_FLAGS := -Os -mbulk-memory
