@@ -138,7 +138,7 @@ node_modules/.stamp: package.json package-lock.json
 	@touch $@
 
 check-emcc:
-	@want=$$(cat emsdk-version); have=$$($(EMCC) --version | head -1 | sed -n 's/.* \([0-9][0-9.]*\) .*/\1/p'); \
+	@want=$$(cat emsdk-version); have=$$($(EMCC) --version | sed -n '1s/.* \([0-9][0-9.]*\) .*/\1/p'); \
 	if [ "$$want" != "$$have" ]; then \
 	  echo "emcc is $$have but emsdk-version pins $$want: install Debian's emscripten $$want (make setup), or update emsdk-version after testing the new version" >&2; exit 1; fi
 
