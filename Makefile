@@ -42,7 +42,8 @@ TESTS := $(patsubst tests/native/%.c,%,$(wildcard tests/native/test_*.c))
 # every visitor). Only options that build from the amalgamation are here:
 # those the pre-generated parser refers to (views, triggers, CTEs, window
 # functions, ALTER, ATTACH, VACUUM, ANALYZE, REINDEX) must stay. JSON goes
-# because lists are bound with hiroba_list() (src/sql_list.c).
+# because lists are bound with hiroba_list() (src/sql_list.c); the schema
+# pragmas (table_info, index_list, ...) go because nothing reads the schema.
 SQLITE_OMIT := -DSQLITE_OMIT_JSON -DSQLITE_OMIT_AUTHORIZATION \
   -DSQLITE_OMIT_COMPLETE -DSQLITE_OMIT_DECLTYPE -DSQLITE_OMIT_GET_TABLE \
   -DSQLITE_OMIT_PROGRESS_CALLBACK -DSQLITE_OMIT_TCL_VARIABLE -DSQLITE_OMIT_TRACE \
@@ -56,11 +57,15 @@ SQLITE_OMIT := -DSQLITE_OMIT_JSON -DSQLITE_OMIT_AUTHORIZATION \
   -DSQLITE_OMIT_LIKE_OPTIMIZATION -DSQLITE_OMIT_BETWEEN_OPTIMIZATION \
   -DSQLITE_OMIT_AUTORESET -DSQLITE_OMIT_POPEN -DSQLITE_OMIT_AUTOINCREMENT \
   -DSQLITE_OMIT_FLAG_PRAGMAS -DSQLITE_OMIT_AUTOMATIC_INDEX -DSQLITE_OMIT_BTREECOUNT \
-  -DSQLITE_OMIT_TRUNCATE_OPTIMIZATION -DSQLITE_OMIT_OR_OPTIMIZATION
+  -DSQLITE_OMIT_TRUNCATE_OPTIMIZATION -DSQLITE_OMIT_OR_OPTIMIZATION \
+  -DSQLITE_OMIT_SCHEMA_PRAGMAS
+# SQLITE_USE_ALLOCA: b-tree rebalancing takes its scratch space from the
+# stack instead of a malloc per balance (smaller and no slower).
 SQLITE_DEFS := -DSQLITE_OS_OTHER=1 -DSQLITE_THREADSAFE=0 -DSQLITE_TEMP_STORE=3 \
   -DSQLITE_OMIT_LOAD_EXTENSION -DSQLITE_OMIT_SHARED_CACHE -DSQLITE_OMIT_DEPRECATED \
   -DSQLITE_DEFAULT_MEMSTATUS=0 -DSQLITE_DQS=0 -DSQLITE_LIKE_DOESNT_MATCH_BLOBS \
-  -DSQLITE_MAX_EXPR_DEPTH=0 -DSQLITE_DEFAULT_FOREIGN_KEYS=0 $(SQLITE_OMIT)
+  -DSQLITE_MAX_EXPR_DEPTH=0 -DSQLITE_DEFAULT_FOREIGN_KEYS=0 -DSQLITE_USE_ALLOCA \
+  $(SQLITE_OMIT)
 # Precomputed tables: ECMULT_WINDOW_SIZE=6 (2 KiB) instead of the default 15
 # (1 MiB of incompressible points in the wasm; by count of operations a
 # verification then makes ~3% more point additions, an estimate: the
@@ -82,7 +87,13 @@ OUR_WARN := -Wall -Wextra -Wno-unused-parameter -std=c11 -D_DEFAULT_SOURCE
 # libsecp256k1 15% of its verification speed against -O2 (170 vs 148 us)
 # and saves 10 KB of the gzipped module. Linking at -O2 gives the smallest
 # gzip (wasm-opt -Oz shrinks the raw module but it compresses worse).
-WASM_FLAGS := -O2 -mbulk-memory
+# SQLite's own CPU is a small part of bench/opfs-writes' bulk insert (the
+# same SQL, in memory, with the text already in wasm memory: ~55 ms in
+# Node), so speed bought with size does not pay there: SQLite at -O2 made
+# that 12% faster for +100 KB gzipped, -O2 -fno-inline-functions 1% for
+# +7 KB, -Os nothing for +1 KB, linking at -O3 3-7% for +7 KB (2026-12-06).
+# emmalloc instead of dlmalloc: 3 KB less gzipped, SQLite as fast.
+WASM_FLAGS := -O2 -mbulk-memory -sMALLOC=emmalloc
 WASM_OUR_FLAGS := -Os -mbulk-memory
 WASM_SQLITE_FLAGS := -Oz -mbulk-memory
 NATIVE_FLAGS := -O2 -g
@@ -128,7 +139,7 @@ node_modules/.stamp: package.json package-lock.json
 	@touch $@
 
 check-emcc:
-	@want=$$(cat emsdk-version); have=$$($(EMCC) --version | head -1 | sed -n 's/.* \([0-9][0-9.]*\) .*/\1/p'); \
+	@want=$$(cat emsdk-version); have=$$($(EMCC) --version | sed -n '1s/.* \([0-9][0-9.]*\) .*/\1/p'); \
 	if [ "$$want" != "$$have" ]; then \
 	  echo "emcc is $$have but emsdk-version pins $$want: install Debian's emscripten $$want (make setup), or update emsdk-version after testing the new version" >&2; exit 1; fi
 
