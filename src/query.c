@@ -166,7 +166,16 @@ static int add_filter(builder *b, const cJSON *f, int64_t maxLimit,
                                 : "invalid: authors must be 64-hex pubkeys";
         return -1;
       }
-      add_list(b, k[0] == 'i' ? "id" : "pubkey", it, SQL_LIST_ID);
+      if (k[0] == 'a' && cJSON_GetArraySize(it) == 1) {
+        /* One author: an equality, so that event_author gives their
+        ** events in order and a limit stops the scan (an IN list, even
+        ** of one, makes SQLite sort every match first). */
+        strbuf_puts(&b->sql, " AND pubkey=(SELECT value FROM hiroba_list(");
+        add_param(b, NULL, sql_list_from_json(it, SQL_LIST_ID), 1, 0);
+        strbuf_puts(&b->sql, "))");
+      } else {
+        add_list(b, k[0] == 'i' ? "id" : "pubkey", it, SQL_LIST_ID);
+      }
     } else if (strcmp(k, "kinds") == 0) {
       const cJSON *kind;
       if (!cJSON_IsArray(it)) goto bad_kinds;

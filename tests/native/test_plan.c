@@ -124,8 +124,10 @@ static void test_plans(void) {
   const char *kScan = "SCAN event";
   CHECK(plan_is(s, "{\"kinds\":[1],\"authors\":[" A1 "," A2 "],\"limit\":50}", 0,
                 "COVERING INDEX event_author (pubkey=?)", kScan, NULL));
+  /* One author: their newest in index order, no sort but the final one. */
   CHECK(plan_is(s, "{\"authors\":[" A1 "],\"limit\":50}", 0,
-                "COVERING INDEX event_author (pubkey=?)", kScan, NULL));
+                "COVERING INDEX event_author (pubkey=?)", kScan,
+                "TEMP B-TREE FOR ORDER BY | USE TEMP B-TREE FOR ORDER BY", NULL));
   CHECK(plan_is(s, "{\"kinds\":[0],\"authors\":[" A1 "," A2 "]}", 0,
                 "event_slot (pubkey=? AND kind=?)", kScan, NULL));
   CHECK(plan_is(s, "{\"kinds\":[7],\"#e\":[" ID "]}", 0,
