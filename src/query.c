@@ -3,7 +3,10 @@
 **
 ** Each filter becomes one SELECT over the event table; several filters are
 ** OR-ed with UNION (which also drops an event matched twice) and the whole
-** is ordered newest first, ties by lowest id. A count (NIP-45) is the same
+** is ordered newest first, ties by lowest id. A filter first picks the
+** seq of its newest `limit` matches, from an index where one holds every
+** column it names (store.c lists them; test_plan checks the plans), and
+** only those rows are read for their json. A count (NIP-45) is the same
 ** UNION over `seq` alone, unordered and without limits, under count(*):
 ** the indexes on event (and the tag table for #x) answer it, and no row's
 ** json is read (a filter of tags alone never touches the event table). Lists (ids, authors, kinds,
