@@ -3,7 +3,10 @@
 **
 ** Each filter becomes one SELECT over the event table; several filters are
 ** OR-ed with UNION (which also drops an event matched twice) and the whole
-** is ordered newest first, ties by lowest id. A count (NIP-45) is the same
+** is ordered newest first, ties by lowest id. A filter first picks the
+** seq of its newest `limit` matches, from an index where one holds every
+** column it names (store.c lists them; test_plan checks the plans), and
+** only those rows are read for their json. A count (NIP-45) is the same
 ** UNION over `seq` alone, unordered and without limits, under count(*):
 ** the indexes on event (and the tag table for #x) answer it, and no row's
 ** json is read (a filter of tags alone never touches the event table). Lists (ids, authors, kinds,
@@ -111,6 +114,20 @@ static int tags_only(const cJSON *f) {
   return nTag > 0;
 }
 
+/* 1 when kinds is an array of replaceable kinds only (and not empty). */
+static int all_replaceable(const cJSON *kinds) {
+  const cJSON *it;
+  long long v;
+  int n = 0;
+  if (!cJSON_IsArray(kinds)) return 0;
+  cJSON_ArrayForEach(it, kinds) {
+    if (json_get_int(it, 0, 65535, &v) ||
+        !(v == 0 || v == 3 || (v >= 10000 && v < 20000))) return 0;
+    n++;
+  }
+  return n > 0;
+}
+
 /* Appends one filter's SELECT of the columns zCols (from the event
 ** table), newest first and at most maxLimit rows (-1: no cap but the
 ** filter's own limit; ALL_MATCHES above); 0, or -1 with *pzReason. */
@@ -130,7 +147,18 @@ static int add_filter(builder *b, const cJSON *f, int64_t maxLimit,
   strbuf_puts(&b->sql, zCols);
   strbuf_puts(&b->sql, " FROM (SELECT ");
   strbuf_puts(&b->sql, bTags ? "DISTINCT ev AS seq FROM tag WHERE 1" : zCols);
+  /* A query picks the seq of its matches first, ordered and limited,
+  ** and reads the rows (their json) of those alone: an index that holds
+  ** every column the filter names (event_author holds kind) then finds
+  ** the newest `limit` without visiting the rows it passes over. */
+  int bDefer = !bTags && maxLimit != ALL_MATCHES;
+  if (bDefer) strbuf_puts(&b->sql, " FROM event WHERE seq IN (SELECT seq");
   if (!bTags) strbuf_puts(&b->sql, " FROM event WHERE 1");
+  /* Lets SQLite use event_slot, the small index of replaceable events
+  ** (profiles and follow lists of many authors, say). */
+  if (all_replaceable(cJSON_GetObjectItemCaseSensitive(f, "kinds"))) {
+    strbuf_puts(&b->sql, " AND " REPLACEABLE_SQL);
+  }
   const cJSON *it;
   cJSON_ArrayForEach(it, f) {
     const char *k = it->string;
@@ -141,7 +169,16 @@ static int add_filter(builder *b, const cJSON *f, int64_t maxLimit,
                                 : "invalid: authors must be 64-hex pubkeys";
         return -1;
       }
-      add_list(b, k[0] == 'i' ? "id" : "pubkey", it, SQL_LIST_ID);
+      if (k[0] == 'a' && cJSON_GetArraySize(it) == 1) {
+        /* One author: an equality, so that event_author gives their
+        ** events in order and a limit stops the scan (an IN list, even
+        ** of one, makes SQLite sort every match first). */
+        strbuf_puts(&b->sql, " AND pubkey=(SELECT value FROM hiroba_list(");
+        add_param(b, NULL, sql_list_from_json(it, SQL_LIST_ID), 1, 0);
+        strbuf_puts(&b->sql, "))");
+      } else {
+        add_list(b, k[0] == 'i' ? "id" : "pubkey", it, SQL_LIST_ID);
+      }
     } else if (strcmp(k, "kinds") == 0) {
       const cJSON *kind;
       if (!cJSON_IsArray(it)) goto bad_kinds;
@@ -175,7 +212,7 @@ static int add_filter(builder *b, const cJSON *f, int64_t maxLimit,
                          : bTags  ? " AND ev IN (SELECT ev FROM tag WHERE name="
                                   : " AND seq IN (SELECT ev FROM tag WHERE name=");
       add_param(b, strdup(zName), NULL, 1, 0);
-      add_list(b, "value", it, SQL_LIST_TEXT);
+      add_list(b, "value", it, SQL_LIST_TAG);
       if (!bOuter) strbuf_puts(&b->sql, ")");
     } else {
       *pzReason = "invalid: unsupported filter field";
@@ -185,6 +222,7 @@ static int add_filter(builder *b, const cJSON *f, int64_t maxLimit,
   if (maxLimit != ALL_MATCHES) {
     strbuf_puts(&b->sql, " ORDER BY created_at DESC, id LIMIT ");
     add_int(b, limit);
+    strbuf_puts(&b->sql, ")");
   }
   strbuf_puts(&b->sql, ")");
   return 0;
@@ -245,16 +283,42 @@ static int add_filters(builder *b, const cJSON *filters, int64_t maxLimit,
   return HIROBA_OK;
 }
 
+/* The statement of a query (bCount 0) or a count (1) into b. */
+static int build(builder *b, const cJSON *filters, int64_t maxLimit, int bCount,
+                 const char **pzReason) {
+  if (bCount) {
+    /* UNION over seq: an event two filters match is counted once. */
+    strbuf_puts(&b->sql, "SELECT count(*) FROM (");
+    int rc = add_filters(b, filters, ALL_MATCHES, "seq", pzReason);
+    strbuf_puts(&b->sql, ")");
+    return rc;
+  }
+  strbuf_puts(&b->sql, "SELECT json FROM (");
+  int rc = add_filters(b, filters, maxLimit, "created_at, id, json", pzReason);
+  strbuf_puts(&b->sql, ") ORDER BY created_at DESC, id");
+  return rc;
+}
+
+int store_query_sql(const cJSON *filters, int64_t maxLimit, int bCount,
+                    strbuf *pSql, const char **pzReason) {
+  builder b;
+  memset(&b, 0, sizeof b);
+  strbuf_init(&b.sql);
+  int rc = build(&b, filters, maxLimit, bCount, pzReason);
+  if (rc == HIROBA_OK && (b.oom || b.sql.oom)) rc = HIROBA_ENOMEM;
+  if (rc == HIROBA_OK) strbuf_append(pSql, b.sql.z, b.sql.n);
+  builder_free(&b);
+  return rc == HIROBA_OK && pSql->oom ? HIROBA_ENOMEM : rc;
+}
+
 int store_query(store *s, const cJSON *filters, int64_t maxLimit,
                 int (*xRow)(void *pCtx, const char *zJson, int nJson),
                 void *pCtx, const char **pzReason) {
   builder b;
   memset(&b, 0, sizeof b);
   strbuf_init(&b.sql);
-  strbuf_puts(&b.sql, "SELECT json FROM (");
-  int rc = add_filters(&b, filters, maxLimit, "created_at, id, json", pzReason);
+  int rc = build(&b, filters, maxLimit, 0, pzReason);
   if (rc) goto done;
-  strbuf_puts(&b.sql, ") ORDER BY created_at DESC, id");
 
   sqlite3_stmt *q = NULL;
   if ((rc = prepare(s, &b, &q)) != HIROBA_OK) goto done;
@@ -278,11 +342,8 @@ int store_count(store *s, const cJSON *filters, int64_t *pnCount,
   builder b;
   memset(&b, 0, sizeof b);
   strbuf_init(&b.sql);
-  /* UNION over seq: an event two filters match is counted once. */
-  strbuf_puts(&b.sql, "SELECT count(*) FROM (");
-  int rc = add_filters(&b, filters, ALL_MATCHES, "seq", pzReason);
+  int rc = build(&b, filters, -1, 1, pzReason);
   if (rc) goto done;
-  strbuf_puts(&b.sql, ")");
 
   sqlite3_stmt *q = NULL;
   if ((rc = prepare(s, &b, &q)) != HIROBA_OK) goto done;

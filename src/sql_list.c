@@ -151,7 +151,14 @@ static int list_column(sqlite3_vtab_cursor *cur, sqlite3_context *ctx, int col) 
   const sql_list *l = c->list;
   if (l->type == SQL_LIST_INT) sqlite3_result_int64(ctx, l->aInt[c->i]);
   else if (l->type == SQL_LIST_ID) sqlite3_result_blob(ctx, l->aId + 32 * c->i, 32, SQLITE_STATIC);
-  else sqlite3_result_text(ctx, l->azText[c->i], -1, SQLITE_STATIC);
+  else {
+    unsigned char key[32];
+    if (l->type == SQL_LIST_TAG && hex_decode(l->azText[c->i], key, 32) == 0) {
+      sqlite3_result_blob(ctx, key, 32, SQLITE_TRANSIENT);
+    } else {
+      sqlite3_result_text(ctx, l->azText[c->i], -1, SQLITE_STATIC);
+    }
+  }
   return SQLITE_OK;
 }
 

@@ -16,7 +16,10 @@
 typedef enum sql_list_type {
   SQL_LIST_INT,   /* integers (JSON numbers already range-checked) */
   SQL_LIST_ID,    /* 64-hex strings, yielded as 32-byte blobs */
-  SQL_LIST_TEXT   /* strings, yielded as text */
+  SQL_LIST_TEXT,  /* strings, yielded as text */
+  SQL_LIST_TAG    /* tag values: a lowercase 64-hex string is yielded as its
+                  ** 32-byte blob (the form the tag table stores it in,
+                  ** store.c), anything else as text */
 } sql_list_type;
 
 typedef struct sql_list sql_list;

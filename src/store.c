@@ -1,11 +1,20 @@
 /*
 ** store.c -- the SQLite store: schema, storage rules, identity.
 **
-** Schema (PRAGMA user_version 1):
+** Schema (PRAGMA user_version 2; a version 1 database is migrated when
+** opened, see kMigrate1to2):
 **   event      one row per stored event; `json` is the canonical text that is
 **              served as is, so answers never re-serialize
+**   event indexes: event_time (created_at DESC, id) for since/until and
+**              newest-first scans and eviction; event_kind (kind,
+**              created_at DESC, id) for kinds and their counts;
+**              event_author (pubkey, created_at DESC, id, kind) for
+**              authors with or without kinds, newest first, and their
+**              counts, all from the index; event_slot, partial, for the
+**              current version of a replaceable slot in one seek
 **   tag        single-letter tags (the only ones NIP-01 filters can name),
-**              for #e/#p/#x queries
+**              for #e/#p/#x queries; a lowercase 64-hex value is kept as
+**              its 32-byte blob (half the bytes, twice: the row and tag_ev)
 **   tombstone  ids that must never be stored (or fetched) again: events
 **              deleted by their author (kind 5) and older versions of
 **              replaceable events; a deletion that arrives before its
@@ -17,7 +26,7 @@
 **              later: every peer ends with the same slot, whatever the
 **              order of arrival
 **   mute       the authors in the local user's newest kind 10000 list
-**   meta       the local identity
+**   meta       the local identity, and the sync state (state.c)
 **
 ** The connection runs in locking_mode=EXCLUSIVE with journal_mode=WAL: one
 ** owner (the worker) per database, no shared memory needed by the VFS, and
@@ -40,6 +49,9 @@
 #include "store_internal.h"
 #include "vfs.h"
 
+/* PRAGMA user_version of the schema below; older ones are migrated. */
+#define SCHEMA_VERSION 2
+
 static const char *const kSchema =
   "CREATE TABLE IF NOT EXISTS event("
   "  seq INTEGER PRIMARY KEY,"
@@ -50,10 +62,20 @@ static const char *const kSchema =
   "  json TEXT NOT NULL);"
   "CREATE INDEX IF NOT EXISTS event_time ON event(created_at DESC, id);"
   "CREATE INDEX IF NOT EXISTS event_kind ON event(kind, created_at DESC, id);"
+  /* An author's events newest first whatever their kind; kind rides
+  ** along so that a filter of authors and kinds is answered from the
+  ** index alone. */
   "CREATE INDEX IF NOT EXISTS event_author"
-  "  ON event(pubkey, kind, created_at DESC, id);"
+  "  ON event(pubkey, created_at DESC, id, kind);"
+  /* The current version of each replaceable slot (and the profiles and
+  ** follow lists of any author) in one seek, however many events the
+  ** author has. Holds only replaceable events, so it is small. */
+  "CREATE INDEX IF NOT EXISTS event_slot"
+  "  ON event(pubkey, kind, created_at DESC, id) WHERE " REPLACEABLE_SQL ";"
+  /* value: a lowercase 64-hex value (an "e" or "p" tag, mostly) as its
+  ** 32-byte blob, anything else as text (store_insert, SQL_LIST_TAG). */
   "CREATE TABLE IF NOT EXISTS tag("
-  "  name TEXT NOT NULL, value TEXT NOT NULL, ev INTEGER NOT NULL,"
+  "  name TEXT NOT NULL, value NOT NULL, ev INTEGER NOT NULL,"
   "  PRIMARY KEY(name, value, ev)) WITHOUT ROWID;"
   "CREATE INDEX IF NOT EXISTS tag_ev ON tag(ev);"
   "CREATE TABLE IF NOT EXISTS tombstone("
@@ -69,7 +91,32 @@ static const char *const kSchema =
   "CREATE TABLE IF NOT EXISTS mute(pubkey BLOB PRIMARY KEY) WITHOUT ROWID;"
   "CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value BLOB)"
   "  WITHOUT ROWID;"
-  "PRAGMA user_version=1;";
+  "PRAGMA user_version=2;";
+
+/* Version 1 to 2, run inside store_open's transaction, so that a failure
+** or a crash part way leaves version 1 as it was. Events, tombstones,
+** mutes and meta (identity, sync state) are not touched; the author
+** index is rebuilt in its new order, the slot index made, and every tag
+** row copied with its 64-hex values packed. */
+static const char *const kMigrate1to2 =
+  "DROP INDEX event_author;"
+  "CREATE INDEX event_author ON event(pubkey, created_at DESC, id, kind);"
+  "CREATE INDEX event_slot"
+  "  ON event(pubkey, kind, created_at DESC, id) WHERE " REPLACEABLE_SQL ";"
+  /* Copied out and back rather than renamed: ALTER TABLE RENAME needs
+  ** the temp schema, which the build leaves out. */
+  "CREATE TABLE tag_v1(name, value, ev);"
+  "INSERT INTO tag_v1 SELECT name, value, ev FROM tag;"
+  "DROP TABLE tag;"
+  "CREATE TABLE tag("
+  "  name TEXT NOT NULL, value NOT NULL, ev INTEGER NOT NULL,"
+  "  PRIMARY KEY(name, value, ev)) WITHOUT ROWID;"
+  "INSERT INTO tag(name, value, ev) SELECT name,"
+  "  CASE WHEN length(value)=64 AND value NOT GLOB '*[^0-9a-f]*'"
+  "  THEN unhex(value) ELSE value END, ev FROM tag_v1 ORDER BY 1, 2, 3;"
+  "DROP TABLE tag_v1;"
+  "CREATE INDEX tag_ev ON tag(ev);"
+  "PRAGMA user_version=2;";
 
 /* The stronger reason wins when both apply (max), except that eviction
 ** is the weakest of all (see Q_TOMB_PUT). */
@@ -93,7 +140,7 @@ static const char *const kSql[Q_COUNT] = {
   "SELECT why FROM tombstone WHERE id=?1 AND pubkey=?2",
   "SELECT 1 FROM mute WHERE pubkey=?1",
   "SELECT seq, id, created_at FROM event WHERE pubkey=?1 AND kind=?2"
-  "  ORDER BY created_at DESC, id LIMIT 1",
+  "  AND " REPLACEABLE_SQL " ORDER BY created_at DESC, id LIMIT 1",
   "INSERT INTO event(id, pubkey, created_at, kind, json) VALUES(?1,?2,?3,?4,?5)",
   "INSERT OR IGNORE INTO tag(name, value, ev) VALUES(?1,?2,?3)",
   "DELETE FROM event WHERE seq=?1",
@@ -120,7 +167,7 @@ static const char *const kSql[Q_COUNT] = {
   ** from being fetched once; that fetch confirms or voids it. */
   "SELECT 1 WHERE EXISTS(SELECT 1 FROM event WHERE id=?1)"
   "  OR EXISTS(SELECT 1 FROM tombstone WHERE id=?1 AND kind IS NOT NULL)",
-  "SELECT json FROM event WHERE pubkey=?1 AND kind=3"
+  "SELECT json FROM event WHERE pubkey=?1 AND kind=3 AND " REPLACEABLE_SQL
   "  ORDER BY created_at DESC, id LIMIT 1",
   "SELECT 1 FROM event WHERE pubkey=?1 LIMIT 1",
   "PRAGMA page_count", "PRAGMA freelist_count", "PRAGMA page_size",
@@ -240,9 +287,29 @@ int store_open(const char *zPath, store **ppStore) {
   if (rc == SQLITE_OK) rc = sqlite3_exec(s->db, "BEGIN IMMEDIATE", 0, 0, 0);
   if (rc == SQLITE_OK) {
     rc = schema_version(s->db, &version);
-    if (rc == SQLITE_OK && version != 1) rc = sqlite3_exec(s->db, kSchema, NULL, NULL, NULL);
-    rc = sqlite3_exec(s->db, rc == SQLITE_OK ? "COMMIT" : "ROLLBACK", 0, 0, 0)
-         ? rc ? rc : SQLITE_ERROR : rc;
+    if (rc == SQLITE_OK && version > SCHEMA_VERSION) {
+      /* Its tables may mean something this engine does not know. */
+      sqlite3_exec(s->db, "ROLLBACK", 0, 0, 0);
+      *ppStore = s;
+      snprintf(s->zErr, sizeof s->zErr,
+               "the database has schema version %d, newer than this Hiroba's %d",
+               version, SCHEMA_VERSION);
+      return HIROBA_ECORRUPT;
+    }
+    if (rc == SQLITE_OK && version == 1) {
+      rc = sqlite3_exec(s->db, kMigrate1to2, NULL, NULL, NULL);
+    } else if (rc == SQLITE_OK && version != SCHEMA_VERSION) {
+      rc = sqlite3_exec(s->db, kSchema, NULL, NULL, NULL);
+    }
+    if (rc != SQLITE_OK) {
+      /* The message now: the rollback would replace it. */
+      int code = store_fail(s, rc, version == 1 ? "cannot migrate the database"
+                                                : "cannot open the database");
+      sqlite3_exec(s->db, "ROLLBACK", 0, 0, 0);
+      *ppStore = s;
+      return code;
+    }
+    rc = sqlite3_exec(s->db, "COMMIT", 0, 0, 0);
   }
   for (int i = 0; rc == SQLITE_OK && i < Q_COUNT; i++) {
     rc = sqlite3_prepare_v3(s->db, kSql[i], -1, SQLITE_PREPARE_PERSISTENT,
@@ -671,7 +738,13 @@ int store_insert(store *s, const event *ev, const char *zJson, size_t nJson,
     if (++nRow > STORE_MAX_TAG_ROWS) break;
     q = stmt(s, Q_TAG_INSERT);
     sqlite3_bind_text(q, 1, name->valuestring, -1, SQLITE_STATIC);
-    sqlite3_bind_text(q, 2, value->valuestring, -1, SQLITE_STATIC);
+    /* Packed as a query's SQL_LIST_TAG list yields it (sql_list.h). */
+    unsigned char key[32];
+    if (hex_decode(value->valuestring, key, 32) == 0) {
+      sqlite3_bind_blob(q, 2, key, 32, SQLITE_TRANSIENT);
+    } else {
+      sqlite3_bind_text(q, 2, value->valuestring, -1, SQLITE_STATIC);
+    }
     sqlite3_bind_int64(q, 3, seq);
     if ((rc = step_done(s, q, "cannot store a tag")) != 0) return rc;
   }

@@ -6,6 +6,12 @@
 
 #include "sqlite3.h"
 #include "store.h"
+#include "strbuf.h"
+
+/* The replaceable kinds (DESIGN §2) as an SQL term: the WHERE of the
+** partial index event_slot, which a query must repeat word for word for
+** SQLite to use that index. */
+#define REPLACEABLE_SQL "(kind=0 OR kind=3 OR kind BETWEEN 10000 AND 19999)"
 
 /* The store's connection. */
 sqlite3 *store_db(store *s);
@@ -15,5 +21,13 @@ int store_fail(store *s, int rc, const char *zWhat);
 /* Keeps zWhat as the store's error and returns HIROBA_ECORRUPT, for damage
 ** SQLite itself did not notice (a column of the wrong size). */
 int store_corrupt(store *s, const char *zWhat);
+
+/* The SQL text store_query (bCount 0, with maxLimit as there) or
+** store_count (bCount 1) runs for `filters`, appended to *pSql, its
+** parameters unbound: for tests that check its plan with EXPLAIN QUERY
+** PLAN (which the shipped SQLite leaves out). 0, HIROBA_EINVAL with
+** *pzReason, or HIROBA_ENOMEM. */
+int store_query_sql(const cJSON *filters, int64_t maxLimit, int bCount,
+                    strbuf *pSql, const char **pzReason);
 
 #endif
