@@ -31,6 +31,9 @@ export const CODES = Object.freeze({
   HIROBA_EREJECTED: -9, HIROBA_EINTERNAL: -10, HIROBA_ENOKEY: -11,
 });
 
+/** The replaceable kinds (docs/DESIGN.md §2), as src/event.h has them. */
+export const isReplaceable = (kind) => kind === 0 || kind === 3 || (kind >= 10000 && kind < 20000);
+
 const encoder = new TextEncoder();
 
 // Bytes of one vouch: an event id (32) and its signature (64), src/merge.h.

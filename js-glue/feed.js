@@ -11,7 +11,7 @@
 // timelines, events) lives here once.
 
 import { Emitter } from './emitter.js';
-import { CODES, HirobaError } from './engine.js';
+import { CODES, HirobaError, isReplaceable } from './engine.js';
 import { matchFilter } from './filter.js';
 import { decodeNcryptsec, isPubkey, pubkeyHex, secretKeyHex } from './nip19.js';
 
@@ -27,7 +27,6 @@ const { HIROBA_ECRYPTO, HIROBA_EREJECTED, HIROBA_ENOKEY, HIROBA_EINVAL } = CODES
 // asked to sign: some stamp their own clock. A replaceable kind's may not
 // be earlier, so that the update still sorts after the version it replaces.
 const SIGNER_CLOCK_SLACK = 60;
-const isReplaceable = (kind) => kind === 0 || kind === 3 || (kind >= 10000 && kind < 20000);
 
 // The storage policy (README "Storage policy"): what a feed keeps from
 // peers. "follows" keeps the user's own events, those of the authors they

@@ -24,12 +24,11 @@
 import fs from 'node:fs';
 import path from 'node:path';
 
-export const STORAGE_EIO = -1;
-export const STORAGE_EFULL = -2;
-export const STORAGE_ENOENT = -3;
-export const STORAGE_EBUSY = -4;
-export const STORAGE_EACCES = -5;
-export const STORAGE_CREATE = 1;
+import {
+  STORAGE_EIO, STORAGE_EFULL, STORAGE_ENOENT, STORAGE_EBUSY, STORAGE_EACCES, STORAGE_CREATE,
+} from './storage-codes.js';
+
+export * from './storage-codes.js';
 
 // errno code -> STORAGE_* code
 const CODES = {

@@ -39,12 +39,11 @@
 // non-exclusive 'readwrite-unsafe' handle mode (two owners is what the
 // design rules out), and removing the OPFS entries (release() keeps them).
 
-export const STORAGE_EIO = -1;
-export const STORAGE_EFULL = -2;
-export const STORAGE_ENOENT = -3;
-export const STORAGE_EBUSY = -4;
-export const STORAGE_EACCES = -5;
-export const STORAGE_CREATE = 1;
+import {
+  STORAGE_EIO, STORAGE_EFULL, STORAGE_ENOENT, STORAGE_EBUSY, STORAGE_EACCES, STORAGE_CREATE,
+} from './storage-codes.js';
+
+export * from './storage-codes.js';
 
 const NAME_RE = /^[A-Za-z0-9._-]{1,64}$/;
 // Pause between two acquisition attempts while { retryMs } lasts.

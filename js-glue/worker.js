@@ -28,7 +28,7 @@
 //   {kind: 'events', events}                  newly stored events
 
 import createHirobaModule from '../build/hiroba/hiroba.mjs';
-import { CODES, Engine } from './engine.js';
+import { CODES, Engine, isReplaceable } from './engine.js';
 import { openOpfsStorage, STORAGE_EBUSY } from './storage-opfs.js';
 import { mergePipelined, VerifyPool, verifierCount } from './verify-pool.js';
 
@@ -306,8 +306,7 @@ function send(id, call) {
 // so that sending it again after an owner change yields the same event.
 function stampDraft(draftJson) {
   const draft = JSON.parse(draftJson);
-  const replaceable = draft.kind === 0 || draft.kind === 3 || (draft.kind >= 10000 && draft.kind < 20000);
-  if (!replaceable && draft.created_at === undefined && draft && typeof draft === 'object') {
+  if (draft && typeof draft === 'object' && !isReplaceable(draft.kind) && draft.created_at === undefined) {
     draft.created_at = Math.floor(Date.now() / 1000);
   }
   return JSON.stringify(draft);

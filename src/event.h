@@ -34,6 +34,13 @@ typedef struct event {
   size_t ncontent;           /* bytes in content */
 } event;
 
+/* 1 for the replaceable kinds of DESIGN §2 (0, 3, 10000..19999): the store
+** keeps only the newest event per (pubkey, kind). store_internal.h's
+** REPLACEABLE_SQL says the same in SQL. */
+static inline int event_kind_replaceable(long long kind) {
+  return kind == 0 || kind == 3 || (kind >= 10000 && kind < 20000);
+}
+
 /* Reads an event object: every field present with the right type
 ** (lowercase hex of the exact length for id/pubkey/sig, integer
 ** created_at >= 0 and kind in range, tags an array of arrays of strings),

@@ -228,7 +228,7 @@ static int parse_draft(const char *draft_json, cJSON **pRoot, event *ev, int *pH
 ** one second (follow(a); follow(b) keeps both). ev->pubkey must be set. */
 static int64_t draft_time(store *s, const event *ev) {
   int64_t t = now();
-  if (ev->kind == 0 || ev->kind == 3 || (ev->kind >= 10000 && ev->kind < 20000)) {
+  if (event_kind_replaceable(ev->kind)) {
     int64_t prev = store_latest(s, ev->pubkey, ev->kind);
     if (prev >= t) t = prev + 1;
   }

@@ -122,7 +122,7 @@ static int all_replaceable(const cJSON *kinds) {
   if (!cJSON_IsArray(kinds)) return 0;
   cJSON_ArrayForEach(it, kinds) {
     if (json_get_int(it, 0, 65535, &v) ||
-        !(v == 0 || v == 3 || (v >= 10000 && v < 20000))) return 0;
+        !event_kind_replaceable(v)) return 0;
     n++;
   }
   return n > 0;

@@ -468,10 +468,6 @@ int store_integrity(store *s, strbuf *sb) {
 
 /* --- storage rules ---------------------------------------------------------- */
 
-static int is_replaceable(int kind) {
-  return kind == 0 || kind == 3 || (kind >= 10000 && kind < 20000);
-}
-
 int64_t store_latest(store *s, const unsigned char pubkey[32], int kind) {
   sqlite3_stmt *q = stmt(s, Q_LATEST);
   sqlite3_bind_blob(q, 1, pubkey, 32, SQLITE_STATIC);
@@ -610,7 +606,7 @@ int store_precheck(store *s, const event *ev, const char **pzReason) {
     if (why == TOMB_DELETED) {
       int older;
       rc = tomb_put(s, ev->id, ev->pubkey, ev->kind, ev->created_at, TOMB_DELETED);
-      if (rc == 0 && is_replaceable(ev->kind)) rc = settle_slot(s, ev, &older);
+      if (rc == 0 && event_kind_replaceable(ev->kind)) rc = settle_slot(s, ev, &older);
       if (rc) return rc;
     }
     return STORE_REJECTED;
@@ -705,7 +701,7 @@ int store_insert(store *s, const event *ev, const char *zJson, size_t nJson,
                  const char **pzReason) {
   int rc = store_precheck(s, ev, pzReason);
   if (rc != STORE_OK) return rc;
-  if (is_replaceable(ev->kind)) {
+  if (event_kind_replaceable(ev->kind)) {
     int older;
     if ((rc = settle_slot(s, ev, &older)) != 0) return rc;
     if (older) {
@@ -924,7 +920,7 @@ static int evict_pass(store *s, int bFollowed, int64_t *pnExcess, int64_t *pnEvi
       victim *v = &a[i];
       t = v->createdAt;
       memcpy(cursor, v->id, 32);
-      if (is_replaceable(v->kind)) continue;
+      if (event_kind_replaceable(v->kind)) continue;
       if (s->hasSelf && memcmp(v->pubkey, s->self, 32) == 0) continue;
       int close = is_close(s, v->pubkey);
       if (close < 0) return close;

@@ -8,7 +8,7 @@
 #include "store.h"
 #include "strbuf.h"
 
-/* The replaceable kinds (DESIGN §2) as an SQL term: the WHERE of the
+/* The replaceable kinds (event_kind_replaceable) as an SQL term: the WHERE of the
 ** partial index event_slot, which a query must repeat word for word for
 ** SQLite to use that index. */
 #define REPLACEABLE_SQL "(kind=0 OR kind=3 OR kind BETWEEN 10000 AND 19999)"
