@@ -28,7 +28,12 @@ const authors = [...byAuthor.entries()].sort((x, y) => y[1] - x[1]).map(([pk]) =
 const busiest = authors[0];
 const notes = events.filter((e) => e.kind === 1);
 const lastT = events.at(-1).created_at;
+// The anchors bench's own shapes (bench/anchors.bench.js).
+const firstAuthors = [...new Set(events.map((e) => e.pubkey))].slice(0, 50);
+const since90 = events[Math.floor(N * 0.9)].created_at;
 const queries = {
+  'anchors timeline (first 50 authors)': { authors: firstAuthors, kinds: [1], limit: 50 },
+  'anchors since (newest 10%, kinds [1])': { kinds: [1], since: since90, limit: 50 },
   'timeline 50 authors kinds [1] limit 50': { kinds: [1], authors: authors.slice(0, 50), limit: 50 },
   'busiest author, no kinds, limit 50': { authors: [busiest], limit: 50 },
   'busiest author, no kinds, all': { authors: [busiest] },
