@@ -57,7 +57,8 @@ let engine = null;         // owner only
 let db = 0;                // owner only: engine handle
 let storage = null;        // owner only: OPFS pool
 let releaseLock = null;    // owner only: resolves the held lock
-let verifiers = null;      // owner only: the VerifyPool (verify-pool.js)
+let verifiers = null;      // owner only: the VerifyPool (verify-pool.js), from the first mergeBatch
+let compiledModule = null; // owner only: the engine's WebAssembly.Module, for verifiers
 let nextId = 1;
 const pending = new Map(); // id -> {op, params, resolve, reject}: our calls
 
@@ -120,6 +121,17 @@ function execute(op, params) {
 // compiled module, heard only on their own ports (verify-pool.js says why
 // that is the whole trust). A browser that cannot start them (no nested
 // workers) gets an empty pool: the engine then verifies everything itself.
+// Started with the first mergeBatch, not at open: a feed that never
+// syncs starts none, and start-up (the first query) does not share the
+// cores with spawning them. -> the pool, or null (the engine verifies).
+function ensureVerifiers() {
+  if (!verifiers && compiledModule) {
+    try { verifiers = startVerifiers(compiledModule); } catch { verifiers = null; }
+    compiledModule = null;   // one attempt per owner
+  }
+  return verifiers;
+}
+
 function startVerifiers(compiled) {
   const size = verifierCount(navigator.hardwareConcurrency);
   return new VerifyPool(size, () => {
@@ -164,7 +176,7 @@ function announce(events) {
 // execute() plus the events it stored. A mergeBatch (a peer's frames) is
 // verified in parallel and stored in chunks (verify-pool.js): a Promise.
 function executeAndAnnounce(op, params) {
-  if (op === 'mergeBatch' && verifiers && typeof params?.[0] === 'number' && params[0] >= 1 && Array.isArray(params[1])
+  if (op === 'mergeBatch' && ensureVerifiers() && typeof params?.[0] === 'number' && params[0] >= 1 && Array.isArray(params[1])
       && params[1].length && params[1].every((f) => typeof f === 'string')) {
     return mergePipelined(engine, db, params[0], params[1], params[2], verifiers).then(({ text, results }) => {
       announce(acceptedEvents(params[1], results));
@@ -234,9 +246,7 @@ async function becomeOwner() {
       }),
     })]));
     db = engine.open(storage.path);
-    if (compiled) {
-      try { verifiers = startVerifiers(compiled); } catch { verifiers = null; }
-    }
+    compiledModule = compiled;
     // The policy is the database's while this worker owns it (tabs of one
     // name are expected to ask for the same).
     if (policy) engine.setPolicy(db, policy);
@@ -375,6 +385,7 @@ function close() {
   if (wasOwner) {
     verifiers?.close();
     verifiers = null;
+    compiledModule = null;
     try { engine.close(db); } finally {
       storage.release();
       releaseLock?.();

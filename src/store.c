@@ -180,7 +180,8 @@ static const char *const kSql[Q_COUNT] = {
 
 struct store {
   sqlite3 *db;                    /* the connection */
-  sqlite3_stmt *aStmt[Q_COUNT];   /* prepared statements, see kSql */
+  sqlite3_stmt *aStmt[Q_COUNT];   /* kSql, each prepared at first use */
+  int rcPrepare;                  /* SQLite code of stmt()'s last prepare */
   unsigned char self[32];         /* the local user's pubkey */
   int hasSelf;                    /* nonzero once self is known */
   int selfPending;                /* self was set in the open transaction */
@@ -202,6 +203,12 @@ int store_corrupt(store *s, const char *zWhat) {
 
 /* Maps an SQLite result to a HIROBA_E* code and keeps the message. */
 int store_fail(store *s, int rc, const char *zWhat) {
+  /* A statement stmt() could not prepare: its error, not the misuse. */
+  if (rc == SQLITE_MISUSE && s->rcPrepare != SQLITE_OK) {
+    rc = s->rcPrepare;
+    zWhat = "cannot prepare a statement";
+  }
+  s->rcPrepare = SQLITE_OK;
   int ext = rc;
   rc &= 0xff;
   /* The VFS knows which file and why ("open /x/a.db (ENOENT: ...)");
@@ -221,9 +228,21 @@ int store_fail(store *s, int rc, const char *zWhat) {
   }
 }
 
-/* The statement, reset and with its bindings cleared, ready to bind. */
+/* The statement, ready to bind: prepared on first use, reset with its
+** bindings cleared after that. Lazily, because the first run of SQLite's
+** parser and planner in a fresh wasm instance is slow (V8 compiles each
+** function at its first call), and an open that prepared every statement
+** spent a third of its time on statements most sessions never run. NULL
+** when it cannot be prepared (out of memory): every sqlite3_* call then
+** fails with SQLITE_MISUSE, and store_fail reports the prepare's error. */
 static sqlite3_stmt *stmt(store *s, int q) {
   sqlite3_stmt *p = s->aStmt[q];
+  if (!p) {
+    int rc = sqlite3_prepare_v3(s->db, kSql[q], -1, SQLITE_PREPARE_PERSISTENT,
+                                &s->aStmt[q], NULL);
+    s->rcPrepare = rc;
+    return rc == SQLITE_OK ? s->aStmt[q] : NULL;
+  }
   sqlite3_reset(p);
   sqlite3_clear_bindings(p);
   return p;
@@ -311,7 +330,9 @@ int store_open(const char *zPath, store **ppStore) {
     }
     rc = sqlite3_exec(s->db, "COMMIT", 0, 0, 0);
   }
-  for (int i = 0; rc == SQLITE_OK && i < Q_COUNT; i++) {
+  /* The others wait for their first use (stmt), but a rollback must never
+  ** fail for want of memory to prepare it. */
+  for (int i = Q_BEGIN; rc == SQLITE_OK && i <= Q_ROLLBACK; i++) {
     rc = sqlite3_prepare_v3(s->db, kSql[i], -1, SQLITE_PREPARE_PERSISTENT,
                             &s->aStmt[i], NULL);
   }

@@ -237,8 +237,33 @@ static void test_failed_migration(void) {
   remove(path("v1b.db"));
 }
 
+/* An open prepares only the transaction statements; the others are
+** prepared at first use, and one that cannot be prepared (here: longer
+** than the connection's SQL length limit) is an error with the prepare's
+** own reason, not a crash or a misuse, and the store works on after it. */
+static void test_lazy_prepare(void) {
+  store *s = NULL;
+  CHECK(store_open(path("plan.db"), &s) == 0);
+  if (!s) return;
+  unsigned char id[32] = {1};
+  strbuf sb;
+  strbuf_init(&sb);
+  int old = sqlite3_limit(store_db(s), SQLITE_LIMIT_SQL_LENGTH, 8);
+  CHECK(store_begin(s) == 0);
+  int rc = store_get_json(s, id, &sb);
+  CHECK(rc < 0);
+  CHECK(strstr(store_errmsg(s), "cannot prepare a statement: ") != NULL);
+  CHECK(strstr(store_errmsg(s), "misuse") == NULL);
+  store_rollback(s);
+  sqlite3_limit(store_db(s), SQLITE_LIMIT_SQL_LENGTH, old);
+  CHECK(store_get_json(s, id, &sb) == 1);   /* prepared now: not found */
+  strbuf_free(&sb);
+  store_close(s);
+}
+
 int main(void) {
   CHECK(mkdtemp(zDir) != NULL);
+  test_lazy_prepare();
   test_plans();
   test_migration();
   test_failed_migration();
