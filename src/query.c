@@ -4,15 +4,17 @@
 ** Each filter becomes one SELECT over the event table; several filters are
 ** OR-ed with UNION (which also drops an event matched twice) and the whole
 ** is ordered newest first, ties by lowest id. A filter first picks the
-** seq of its newest `limit` matches, from an index where one holds every
+** keys of its newest `limit` matches, from an index where one holds every
 ** column it names (store.c lists them; test_plan checks the plans), and
-** only those rows are read for their json. A count (NIP-45) is the same
+** only those rows are read for their json, in that order. A count (NIP-45) is the same
 ** UNION over `seq` alone, unordered and without limits, under count(*):
 ** the indexes on event (and the tag table for #x) answer it, and no row's
 ** json is read (a filter of tags alone never touches the event table). Lists (ids, authors, kinds,
 ** tag values) are bound as one parameter each and read with hiroba_list()
 ** (sql_list.h), so a filter of any length needs a fixed number of SQL
-** parameters and no statement text grows with the data.
+** parameters and no statement text grows with the data: the text repeats
+** for queries of one shape, and the store keeps the last few prepared
+** (store_stmt_acquire).
 **
 ** Filters come from peers: every field is checked before any SQL is built,
 ** and unknown fields are refused rather than ignored, so that a client
@@ -89,6 +91,10 @@ static int check_hex_list(const cJSON *list) {
   return 0;
 }
 
+/* add_filter's columns for a query's answer: the event itself (json),
+** and its keys to order by. */
+#define COLS_EVENT "created_at, id, json"
+
 /* add_filter's maxLimit for a count: every match, in no order; the
 ** filter's own limit is checked but ignored (NIP-45 counts all matches),
 ** and without ORDER BY nothing steers SQLite towards the time index. */
@@ -143,17 +149,21 @@ static int add_filter(builder *b, const cJSON *f, int64_t maxLimit,
   }
   long long limit = maxLimit;
   int bTags = maxLimit == ALL_MATCHES && tags_only(f), nTag = 0;
+  /* A query picks the keys of its matches first (seq, created_at, id:
+  ** columns every index on event holds), ordered and limited, and reads
+  ** the rows (their json) of those alone, in that order (k is the outer
+  ** loop of a CROSS JOIN): an index that holds every column the filter
+  ** names (event_author holds kind) then finds the newest `limit`
+  ** without visiting the rows it passes over, and a lone filter's answer
+  ** needs no second sort. */
+  int bJoin = maxLimit != ALL_MATCHES && strcmp(zCols, COLS_EVENT) == 0;
   strbuf_puts(&b->sql, "SELECT ");
-  strbuf_puts(&b->sql, zCols);
+  strbuf_puts(&b->sql, bJoin ? "k.created_at, k.id, e.json" : zCols);
   strbuf_puts(&b->sql, " FROM (SELECT ");
-  strbuf_puts(&b->sql, bTags ? "DISTINCT ev AS seq FROM tag WHERE 1" : zCols);
-  /* A query picks the seq of its matches first, ordered and limited,
-  ** and reads the rows (their json) of those alone: an index that holds
-  ** every column the filter names (event_author holds kind) then finds
-  ** the newest `limit` without visiting the rows it passes over. */
-  int bDefer = !bTags && maxLimit != ALL_MATCHES;
-  if (bDefer) strbuf_puts(&b->sql, " FROM event WHERE seq IN (SELECT seq");
-  if (!bTags) strbuf_puts(&b->sql, " FROM event WHERE 1");
+  strbuf_puts(&b->sql, bTags ? "DISTINCT ev AS seq FROM tag WHERE 1"
+                     : bJoin ? "seq, created_at, id FROM event WHERE 1"
+                             : zCols);
+  if (!bTags && !bJoin) strbuf_puts(&b->sql, " FROM event WHERE 1");
   /* Lets SQLite use event_slot, the small index of replaceable events
   ** (profiles and follow lists of many authors, say). */
   if (all_replaceable(cJSON_GetObjectItemCaseSensitive(f, "kinds"))) {
@@ -222,9 +232,8 @@ static int add_filter(builder *b, const cJSON *f, int64_t maxLimit,
   if (maxLimit != ALL_MATCHES) {
     strbuf_puts(&b->sql, " ORDER BY created_at DESC, id LIMIT ");
     add_int(b, limit);
-    strbuf_puts(&b->sql, ")");
   }
-  strbuf_puts(&b->sql, ")");
+  strbuf_puts(&b->sql, bJoin ? ") AS k CROSS JOIN event AS e ON e.seq=k.seq" : ")");
   return 0;
 
 bad_kinds:
@@ -235,14 +244,16 @@ bad_tags:
   return -1;
 }
 
-/* Prepares the built statement and binds its parameters: 0 and *pq
-** (caller finalizes), or a negative code. */
+/* The built statement (store_stmt_acquire: prepared, or kept from an
+** earlier query of the same text) with its parameters bound: 0 and *pq
+** (caller gives it back with store_stmt_release before builder_free frees
+** the lists bound to it), or a negative code. */
 static int prepare(store *s, builder *b, sqlite3_stmt **pq) {
   *pq = NULL;
   if (b->oom || b->sql.oom) return HIROBA_ENOMEM;
   sqlite3_stmt *q = NULL;
-  int src = sqlite3_prepare_v2(store_db(s), b->sql.z, (int)b->sql.n, &q, NULL);
-  if (src != SQLITE_OK) return store_fail(s, src, "cannot query");
+  int rc = store_stmt_acquire(s, b->sql.z, b->sql.n, &q);
+  if (rc != HIROBA_OK) return rc;
   for (int j = 0; j < b->nBind; j++) {
     if (b->aBind[j].zText) {
       sqlite3_bind_text(q, j + 1, b->aBind[j].zText, -1, SQLITE_STATIC);
@@ -294,7 +305,7 @@ static int build(builder *b, const cJSON *filters, int64_t maxLimit, int bCount,
     return rc;
   }
   strbuf_puts(&b->sql, "SELECT json FROM (");
-  int rc = add_filters(b, filters, maxLimit, "created_at, id, json", pzReason);
+  int rc = add_filters(b, filters, maxLimit, COLS_EVENT, pzReason);
   strbuf_puts(&b->sql, ") ORDER BY created_at DESC, id");
   return rc;
 }
@@ -329,7 +340,7 @@ int store_query(store *s, const cJSON *filters, int64_t maxLimit,
     if (stop) { rc = stop; break; }
   }
   if (src != SQLITE_ROW && src != SQLITE_DONE) rc = store_fail(s, src, "cannot query");
-  sqlite3_finalize(q);
+  store_stmt_release(s, q);
 
 done:
   builder_free(&b);
@@ -355,9 +366,10 @@ int store_count(store *s, const cJSON *filters, int64_t *pnCount,
   if (pCost) {
     sqlite3_db_status(store_db(s), SQLITE_DBSTATUS_CACHE_MISS, &cur, &hi, 0);
     pCost->nPageRead = cur - missBefore;
-    pCost->nFullScanStep = sqlite3_stmt_status(q, SQLITE_STMTSTATUS_FULLSCAN_STEP, 0);
+    /* Reset as read: a kept statement counts across its runs. */
+    pCost->nFullScanStep = sqlite3_stmt_status(q, SQLITE_STMTSTATUS_FULLSCAN_STEP, 1);
   }
-  sqlite3_finalize(q);
+  store_stmt_release(s, q);
 
 done:
   builder_free(&b);
@@ -396,7 +408,7 @@ int store_neg_items(store *s, const cJSON *filter,
   if (rc == HIROBA_OK && src != SQLITE_ROW && src != SQLITE_DONE) {
     rc = store_fail(s, src, "cannot query");
   }
-  sqlite3_finalize(q);
+  store_stmt_release(s, q);
 
 done:
   builder_free(&b);

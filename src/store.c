@@ -178,8 +178,21 @@ static const char *const kSql[Q_COUNT] = {
   "  ORDER BY created_at, id DESC LIMIT 128",
 };
 
+/* Statements of query.c's SQL, kept prepared (store_stmt_acquire). Eight
+** cover a page's shapes (timeline, thread, profile, notifications, ...)
+** and a sync's; each costs a few KiB. */
+#define STMT_CACHE 8
+
+typedef struct cached_stmt {
+  char *zSql;          /* owned copy of its text; NULL: the slot is empty */
+  size_t nSql;         /* bytes of zSql */
+  sqlite3_stmt *q;     /* prepared from zSql */
+  int busy;            /* acquired and not yet released */
+} cached_stmt;
+
 struct store {
   sqlite3 *db;                    /* the connection */
+  cached_stmt aCache[STMT_CACHE]; /* most recently used first */
   sqlite3_stmt *aStmt[Q_COUNT];   /* kSql, each prepared at first use */
   int rcPrepare;                  /* SQLite code of stmt()'s last prepare */
   unsigned char self[32];         /* the local user's pubkey */
@@ -344,9 +357,55 @@ int store_open(const char *zPath, store **ppStore) {
   return rc < 0 ? rc : HIROBA_OK;
 }
 
+int store_stmt_acquire(store *s, const char *zSql, size_t nSql, sqlite3_stmt **pq) {
+  *pq = NULL;
+  cached_stmt *a = s->aCache;
+  for (int i = 0; i < STMT_CACHE && a[i].zSql; i++) {
+    if (a[i].busy || a[i].nSql != nSql || memcmp(a[i].zSql, zSql, nSql) != 0) continue;
+    cached_stmt hit = a[i];
+    memmove(&a[1], &a[0], (size_t)i * sizeof *a);
+    a[0] = hit;
+    a[0].busy = 1;
+    *pq = hit.q;
+    return HIROBA_OK;
+  }
+  sqlite3_stmt *q = NULL;
+  int rc = sqlite3_prepare_v3(s->db, zSql, (int)nSql, SQLITE_PREPARE_PERSISTENT, &q, NULL);
+  if (rc != SQLITE_OK) return store_fail(s, rc, "cannot query");
+  *pq = q;
+  /* Kept in the front slot, the least recent one going, unless that one
+  ** is in use (queries nested that deep): then q is finalized on release. */
+  cached_stmt *last = &a[STMT_CACHE - 1];
+  char *zCopy = last->busy ? NULL : malloc(nSql);
+  if (!zCopy) return HIROBA_OK;
+  sqlite3_finalize(last->q);
+  free(last->zSql);
+  memmove(&a[1], &a[0], (STMT_CACHE - 1) * sizeof *a);
+  memcpy(zCopy, zSql, nSql);
+  a[0] = (cached_stmt){zCopy, nSql, q, 1};
+  return HIROBA_OK;
+}
+
+void store_stmt_release(store *s, sqlite3_stmt *q) {
+  if (!q) return;
+  for (int i = 0; i < STMT_CACHE; i++) {
+    if (s->aCache[i].q == q) {
+      sqlite3_reset(q);
+      sqlite3_clear_bindings(q);
+      s->aCache[i].busy = 0;
+      return;
+    }
+  }
+  sqlite3_finalize(q);
+}
+
 void store_close(store *s) {
   if (!s) return;
   free(s->aFollow);
+  for (int i = 0; i < STMT_CACHE; i++) {
+    sqlite3_finalize(s->aCache[i].q);
+    free(s->aCache[i].zSql);
+  }
   for (int i = 0; i < Q_COUNT; i++) sqlite3_finalize(s->aStmt[i]);
   sqlite3_close(s->db);
   memset(s, 0, sizeof *s);

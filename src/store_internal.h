@@ -22,6 +22,16 @@ int store_fail(store *s, int rc, const char *zWhat);
 ** SQLite itself did not notice (a column of the wrong size). */
 int store_corrupt(store *s, const char *zWhat);
 
+/* A prepared statement for SQL text that query.c built, ready to bind:
+** the store keeps the last few it prepared, so a query of a shape seen
+** before (lists are bound as one parameter each, so the text repeats)
+** is not parsed and planned again. 0 and *pq, or a negative code (the
+** store's error says why). Every *pq goes back through
+** store_stmt_release, which resets it and clears its bindings (a list
+** bound to it is freed after). */
+int store_stmt_acquire(store *s, const char *zSql, size_t nSql, sqlite3_stmt **pq);
+void store_stmt_release(store *s, sqlite3_stmt *q);
+
 /* The SQL text store_query (bCount 0, with maxLimit as there) or
 ** store_count (bCount 1) runs for `filters`, appended to *pSql, its
 ** parameters unbound: for tests that check its plan with EXPLAIN QUERY

@@ -103,6 +103,48 @@ static char *post_at(int db, int kind, int at, const char *zTags) {
   return z;
 }
 
+/* The store keeps the statements of recent queries prepared and reuses
+** them for the same text with other values: each answer is still its
+** own, through more shapes than it keeps, and a kept count's cost
+** (its full-scan steps) is that run's, not a running total. */
+static void test_stmt_cache(void) {
+  int a = hiroba_open(path("cache.db"));
+  CHECK(a > 0);
+  for (int i = 0; i < 12; i++) hiroba_free(post_at(a, i % 3 == 0 ? 7 : 1, 1700000000 + i, "[]"));
+  for (int round = 0; round < 3; round++) {
+    CHECK(countf(a, "{\"kinds\":[1]}") == 8);
+    CHECK(countf(a, "{\"kinds\":[7]}") == 4);
+    for (int k = 1; k <= 12; k++) {   /* twelve shapes: more than are kept */
+      char zf[200];
+      snprintf(zf, sizeof zf, "{\"kinds\":[%d],\"limit\":%d%s}", k % 2 ? 1 : 7, k,
+               k % 3 == 0 ? ",\"since\":1700000004" : k % 3 == 1 ? ",\"until\":1700000009" : "");
+      char *zq = hiroba_query(a, zf);
+      int want = k % 2 ? 8 : 4;   /* kind 1 at i % 3 != 0, kind 7 at 0, 3, 6, 9 */
+      if (k % 3 == 0) want = k % 2 ? 6 : 2;
+      if (k % 3 == 1) want = k % 2 ? 6 : 4;
+      if (want > k) want = k;
+      CHECK(count_objects(zq) == want);
+      if (count_objects(zq) != want) fprintf(stderr, "%s: %d, not %d\n", zf, count_objects(zq), want);
+      hiroba_free(zq);
+    }
+  }
+  hiroba_close(a);
+
+  store *s = NULL;
+  CHECK(store_open(path("cache.db"), &s) == 0);
+  cJSON *all = cJSON_Parse("[{}]");
+  int64_t n1 = 0, n2 = 0;
+  store_count_cost c1, c2;
+  const char *zReason = "";
+  CHECK(store_count(s, all, &n1, &c1, &zReason) == 0);
+  CHECK(store_count(s, all, &n2, &c2, &zReason) == 0);
+  CHECK(n1 == 12 && n2 == 12);
+  CHECK(c1.nFullScanStep > 0 && c1.nFullScanStep == c2.nFullScanStep);
+  cJSON_Delete(all);
+  store_close(s);
+  remove_db("cache.db");
+}
+
 /* Counts: each filter field, limits ignored, unions counted once,
 ** deleted and replaced events left out, bad filters refused, and the
 ** COUNT frame between peers. */
@@ -763,6 +805,7 @@ int main(void) {
   remove_db("a.db"); remove_db("b.db"); remove_db("c.db");
   test_count();
   test_count_plan();
+  test_stmt_cache();
   test_state();
   test_keys();
   test_signer();

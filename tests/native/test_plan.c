@@ -112,6 +112,16 @@ static int plan_is(store *s, const char *zFilters, int bCount, const char *zWant
   return ok;
 }
 
+/* How many sorts the plan of a query of filters makes. */
+static int plan_sorts(store *s, const char *zFilters) {
+  static char z[4000];
+  plan(s, zFilters, 0, z, sizeof z);
+  int n = 0;
+  for (const char *p = z; (p = strstr(p, "TEMP B-TREE FOR ORDER BY")) != NULL; p++) n++;
+  if (n > 1) fprintf(stderr, "%s: %d sorts: %s\n", zFilters, n, z);
+  return n;
+}
+
 #define A1 "\"00d07f998931c566543bb67c995f73848740f27b16924b6561eb0d0ba0d0c1a1\""
 #define A2 "\"142715675faf8da1ecc4d51e0b9e539fa0d52fdd96ed60dbe99adb15d6b05ad9\""
 #define ID "\"51daad34809ea60920bbd45550473efb4195306fa8f44d9cb19bd5e4e9ec3b9b\""
@@ -128,6 +138,13 @@ static void test_plans(void) {
   CHECK(plan_is(s, "{\"authors\":[" A1 "],\"limit\":50}", 0,
                 "COVERING INDEX event_author (pubkey=?)", kScan,
                 "TEMP B-TREE FOR ORDER BY | USE TEMP B-TREE FOR ORDER BY", NULL));
+  /* A lone filter's matches come out in the order their keys were
+  ** picked in: at most that one sort, none where an index gives it. */
+  CHECK(plan_sorts(s, "{\"authors\":[" A1 "],\"limit\":50}") == 0);
+  CHECK(plan_sorts(s, "{\"limit\":50}") == 0);
+  CHECK(plan_sorts(s, "{\"kinds\":[1],\"authors\":[" A1 "," A2 "],\"limit\":50}") == 1);
+  CHECK(plan_sorts(s, "{\"kinds\":[1],\"since\":1700000000,\"limit\":50}") <= 1);
+  CHECK(plan_sorts(s, "{\"kinds\":[7],\"#e\":[" ID "]}") <= 1);
   CHECK(plan_is(s, "{\"kinds\":[0],\"authors\":[" A1 "," A2 "]}", 0,
                 "event_slot (pubkey=? AND kind=?)", kScan, NULL));
   CHECK(plan_is(s, "{\"kinds\":[7],\"#e\":[" ID "]}", 0,
