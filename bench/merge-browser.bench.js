@@ -10,7 +10,10 @@
 // feed.merge() (one hiroba__merge_n, one transaction) each, into a new
 // database; only the merge calls are timed (the page builds its batch
 // texts before the clock starts). The native run goes once before and once
-// after the browser run and the anchor is their mean, as in merge.bench.js.
+// after the browser runs and the anchor is their mean, as in merge.bench.js.
+// A second row merges the same frames as a peer's (feed.mergeBatch(), the
+// sync driver's path), whose signatures are checked on the worker's
+// verifier workers while its engine stores: verification in parallel.
 // Chromium only.
 
 import { execFileSync } from 'node:child_process';
@@ -21,6 +24,7 @@ import { BENCH_DIR, corpusLines } from './lib/events.js';
 import { ensureBuilt } from './lib/build.js';
 import { BROWSERS, assertNoPageErrors, benchPage, benchSession, requireBrowserBuild } from './lib/browser.js';
 import { report } from './report.js';
+import { verifierCount } from '../js-glue/verify-pool.js';
 
 const BATCH = 1000;
 const KEEP_ALL = { store: 'all', maxBytes: 0 };
@@ -77,9 +81,39 @@ try {
     await feed.close();
     return { ms, accepted, rejected };
   }, { batch: BATCH, policy: KEEP_ALL });
+  // The same events as a peer's frames, the sync driver's path:
+  // feed.mergeBatch() of 1,000 frames, verified on the worker's verifier
+  // workers while its engine stores them (js-glue/verify-pool.js).
+  await page.evaluate((l) => { window.mergeLines = l; return l.length; }, lines);
+  const peer = await page.evaluate(async ({ batch, policy }) => {
+    const { openFeed } = await import('/hiroba/js-glue/index.js');
+    const l = window.mergeLines;
+    const batches = [];
+    for (let i = 0; i < l.length; i += batch) batches.push(l.slice(i, i + batch).map((x) => `["EVENT","s",${x}]`));
+    window.mergeLines = null;
+    const feed = await openFeed({ name: 'merge-100k-peer', policy });
+    await feed.identity();
+    let ms = 0;
+    let accepted = 0;
+    let rejected = 0;
+    let calls = 0;
+    for (const frames of batches) {
+      for (let rest = frames; rest.length;) {
+        const t0 = performance.now();
+        const got = await feed.mergeBatch(1, rest);
+        ms += performance.now() - t0;
+        calls++;
+        for (const r of got) { accepted += r.accepted.length; rejected += r.rejected.length; }
+        rest = rest.slice(got.length);
+      }
+    }
+    await feed.close();
+    return { ms, accepted, rejected, calls, cores: navigator.hardwareConcurrency };
+  }, { batch: BATCH, policy: KEEP_ALL });
   const after = runNative(1);
   assertNoPageErrors(page);
   if (browser.accepted !== N || browser.rejected) throw new Error(`browser merge: ${JSON.stringify(browser)}`);
+  if (peer.accepted !== N || peer.rejected) throw new Error(`browser mergeBatch: ${JSON.stringify(peer)}`);
 
   const native = (before + after) / 2;
   const us = (msTotal) => `${((msTotal * 1000) / N).toFixed(0)} us/event`;
@@ -90,6 +124,14 @@ try {
     anchor: 'same C, native -O2, one thread', anchorValue: native / 1000,
     better: 'lower', target: 1.0,
     note: `browser ${us(browser.ms)}, native ${us(native)} (${(before / 1000).toFixed(1)} s before, ${(after / 1000).toFixed(1)} s after); wall-clock time, the page-worker round trip of each batch included`,
+  });
+  report({
+    id: 'merge-100k-browser-peer',
+    what: `merge ${N.toLocaleString('en')} signed events in Chromium as a peer's frames (feed.mergeBatch() of ${BATCH} frames), verified on the worker's verifier workers while the engine stores`,
+    value: peer.ms / 1000, unit: 's',
+    anchor: 'same C, native -O2, one thread', anchorValue: native / 1000,
+    better: 'lower', target: 1.0,
+    note: `browser ${us(peer.ms)} in ${peer.calls} calls, ${peer.cores} cores (hardwareConcurrency), so ${verifierCount(peer.cores)} verifier worker(s) beside the engine; feed.merge() of the same on the engine alone: ${us(browser.ms)}; native ${us(native)}`,
   });
 } finally {
   await session.close();
