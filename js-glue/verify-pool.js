@@ -32,6 +32,11 @@ import { packFrames } from './engine.js';
 export const CHUNK_BYTES = 64 * 1024;
 // Verifiers at most, whatever the core count.
 const MAX_VERIFIERS = 4;
+// Bytes of frames the engine stores in one transaction at most: the
+// chunks already verified when their turn comes go in together. A
+// transaction per chunk rewrote the same index pages (ids, tags and
+// authors are random keys) once per chunk: a tenth of the merge's speed.
+const STORE_BYTES = 256 * 1024;
 // Chunks each verifier holds at once.
 const IN_FLIGHT = 2;
 const DEFAULT_BUDGET = 2 * 1024 * 1024; // the engine's own default, src/hiroba.c
@@ -128,23 +133,53 @@ export class VerifyPool {
 }
 
 // Lets the messages that arrived run (verifiers' answers are tasks, not
-// microtasks).
+// microtasks). In browsers through a MessageChannel, not setTimeout(0):
+// nested zero timeouts are clamped to 4 ms there, an idle core each time.
 const tick = typeof setImmediate === 'function'
   ? () => new Promise((resolve) => setImmediate(resolve))
-  : () => new Promise((resolve) => setTimeout(resolve, 0));
+  : (() => {
+    const waiting = [];
+    const channel = new MessageChannel();
+    channel.port1.onmessage = () => waiting.shift()?.();
+    return () => new Promise((resolve) => {
+      waiting.push(resolve);
+      channel.port2.postMessage(0);
+    });
+  })();
+
+// Chunks as one: their frames back to back, and the vouches of those
+// that have them (null when none has).
+function joinChunks(group) {
+  if (group.length === 1) {
+    const c = group[0];
+    return { packed: c.bytes, lens: c.lens, vouches: c.state === 'ready' ? c.vouches : null };
+  }
+  const concat = (parts, Type) => {
+    const out = new Type(parts.reduce((n, p) => n + p.length, 0));
+    let off = 0;
+    for (const p of parts) { out.set(p, off); off += p.length; }
+    return out;
+  };
+  const vouched = group.filter((c) => c.state === 'ready' && c.vouches).map((c) => c.vouches);
+  return {
+    packed: concat(group.map((c) => c.bytes), Uint8Array),
+    lens: concat(group.map((c) => c.lens), Uint32Array),
+    vouches: vouched.length ? concat(vouched, Uint8Array) : null,
+  };
+}
 
 /**
  * engine.mergeBatch, pipelined: the frames are cut into chunks of about
  * CHUNK_BYTES; the verifiers take the chunks that hold events from the
- * front, a few ahead, while the engine merges the chunks in order -- one
- * transaction each -- with their vouches. While the chunk whose turn it is
- * is still being verified, the engine's thread does not wait: it vouches
- * for a later chunk no verifier has taken (engine.vouch, on its own
- * instance: as trusted as its merge), so every thread verifies. With no
- * verifier at all this is mergeBatch in chunks.
+ * front, a few ahead, and the engine's thread verifies too (engine.vouch,
+ * on its own instance: as trusted as its merge), taking chunks from the
+ * back. It stores the verified chunks in order, with their vouches, a
+ * transaction per group of up to STORE_BYTES, once the group can grow
+ * no more (the next chunk would not fit, or none is left). With no
+ * verifier at all this is mergeBatch in groups.
  * The contract is mergeBatch's: one result per frame applied, in order;
  * fewer once the results pass `budget` bytes (0: 2 MiB); a throw means
- * nothing of the frames was stored (a failure after the first chunk ends
+ * nothing of the frames was stored (a failure after the first group ends
  * the call there instead: the caller passes the rest again, and the
  * failure, if it lasts, is thrown then).
  * -> { text: the JSON array of results, results: it parsed }.
@@ -152,7 +187,8 @@ const tick = typeof setImmediate === 'function'
 export async function mergePipelined(engine, db, conn, frames, budget, pool) {
   const limit = budget || DEFAULT_BUDGET;
   // state: 'new' (nobody took it), 'sent' (a verifier has it), 'ready'
-  // (vouches in hand), 'own' (the engine verifies it as it merges).
+  // (vouches in hand), 'own' (nothing to verify, or the engine verifies
+  // it as it merges: its verifier failed).
   const chunks = [];
   for (let i = 0; i < frames.length;) {
     let bytes = 0;
@@ -163,9 +199,10 @@ export async function mergePipelined(engine, db, conn, frames, budget, pool) {
     chunks.push({ ...packFrames(part), state: events ? 'new' : 'own', vouches: null, verifying: null });
     i = j;
   }
-  // The first chunk is the engine's: nothing to wait for.
-  if (chunks[0].state === 'new') chunks[0].state = 'own';
-  let next = 1; // no chunk before it is 'new'
+  // A call of one chunk is the engine's own: a small batch (what a peer
+  // sends live) is stored at once, not after a verifier's round trip.
+  if (chunks.length === 1 && chunks[0].state === 'new') chunks[0].state = 'own';
+  let next = 0; // no chunk before it is 'new'
   const pump = () => {
     if (!pool) return;
     for (; next < chunks.length && pool.free(); next++) {
@@ -180,46 +217,63 @@ export async function mergePipelined(engine, db, conn, frames, budget, pool) {
     }
   };
   pump();
+  const isReady = (c) => c.state === 'ready' || c.state === 'own';
   const texts = [];
   const results = [];
   let used = 0;
-  for (let k = 0; k < chunks.length; k++) {
+  for (let k = 0; k < chunks.length;) {
     if (k > 0 && used >= limit) break;
-    const c = chunks[k];
-    if (c.state === 'new') c.state = 'own';
-    while (c.state === 'sent') {
-      let j = next;
-      while (j < chunks.length && chunks[j].state !== 'new') j++;
-      if (j >= chunks.length) {
-        // A verifier that never answers (a script that never loaded) must
-        // not hold up the merge: past the wait, the engine verifies.
-        let timer;
-        await Promise.race([c.verifying, new Promise((resolve) => { timer = setTimeout(resolve, VERIFY_WAIT_MS); })]);
-        clearTimeout(timer);
-        if (c.state === 'sent') c.state = 'own';
-        break;
+    // The ready chunks from k on, as many as fit in one transaction.
+    let end = k;
+    let bytes = 0;
+    while (end < chunks.length && isReady(chunks[end])
+           && (end === k || bytes + chunks[end].bytes.length <= STORE_BYTES)) bytes += chunks[end++].bytes.length;
+    const full = end === chunks.length || (end > k && bytes + chunks[end].bytes.length > STORE_BYTES);
+    if (!full) {
+      // Verify meanwhile: the last chunk nobody took.
+      let j = chunks.length - 1;
+      while (j >= end && chunks[j].state !== 'new') j--;
+      if (j >= end) {
+        const later = chunks[j];
+        try {
+          later.vouches = engine.vouch(later.bytes, later.lens);
+          later.state = 'ready';
+        } catch {
+          later.state = 'own';
+        }
+        await tick();
+        continue;
       }
-      const later = chunks[j];
-      try {
-        later.vouches = engine.vouch(later.bytes, later.lens);
-        later.state = 'ready';
-      } catch {
-        later.state = 'own';
-      }
-      await tick();
+      // Chunk `end` is with a verifier and nothing is left to verify
+      // here: waiting for it (a chunk takes it milliseconds) costs less
+      // than storing the group in two transactions. One that never
+      // answers (a script that never loaded) must not hold up the merge:
+      // past the wait, the engine verifies.
+      const c = chunks[end];
+      let timer;
+      await Promise.race([c.verifying, new Promise((resolve) => { timer = setTimeout(resolve, VERIFY_WAIT_MS); })]);
+      clearTimeout(timer);
+      if (c.state === 'sent') c.state = 'own';
+      continue;
     }
+    const group = chunks.slice(k, end);
+    const { packed, lens, vouches } = joinChunks(group);
     let text;
     try {
-      text = engine.mergeVouched(db, conn, c.bytes, c.lens, limit - used, c.state === 'ready' ? c.vouches : null);
+      text = engine.mergeVouched(db, conn, packed, lens, limit - used, vouches);
     } catch (err) {
       if (k === 0) throw err;
       break;
     }
+    k = end;
     used += text.length;
     const got = JSON.parse(text);
     for (const r of got) results.push(r);
     if (got.length) texts.push(text.slice(1, -1));
-    if (got.length < c.lens.length) break;
+    if (got.length < lens.length) break;
+    // The verifiers' answers wait for this thread to yield, and each
+    // answer sends that verifier its next chunk (pump).
+    if (k < chunks.length && pool) await tick();
   }
   return { text: `[${texts.join(',')}]`, results };
 }
