@@ -258,11 +258,11 @@ export class Feed extends Emitter {
    * Frames that arrived on one peer connection `conn` (a number >= 1 the
    * caller picks per connection: NIP-77 sessions are scoped to it), each
    * applied and answered on its own; their events are verified on the
-   * feed's verifier workers while the engine stores them in chunks, a
+   * feed's verifier workers while the engine stores them in groups, a
    * transaction each (docs/DESIGN.md §3). -> an array with one merge
    * result per frame applied; it is shorter than `frames` when the results
    * passed `budget` bytes (default 2 MiB), or storing failed after the
-   * first chunk: pass the rest again. A rejection means nothing was stored.
+   * first group: pass the rest again. A rejection means nothing was stored.
    */
   async mergeBatch(conn, frames, budget = 0) {
     this._check();

@@ -154,7 +154,7 @@ export class Feed {
   post(text: string, options?: { tags?: string[][] }): Promise<NostrEvent>;
   /** Applies one frame from a peer or relay (an array, JSON text or its bytes; an array of frames is a batch). */
   merge(frame: unknown[] | string | Uint8Array): Promise<MergeResult>;
-  /** Frames from one connection `conn` (>= 1), verified on the feed's verifier workers and stored in chunks; may apply fewer than given when past `budget` bytes (nothing stored when it rejects). */
+  /** Frames from one connection `conn` (>= 1), verified on the feed's verifier workers and stored in groups, a transaction each; may apply fewer than given when past `budget` bytes (nothing stored when it rejects). */
   mergeBatch(conn: number, frames: (string | Uint8Array)[], budget?: number): Promise<MergeResult[]>;
   /** Forgets a connection's NIP-77 sessions. */
   connClose(conn: number): Promise<void>;
