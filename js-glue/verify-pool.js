@@ -133,19 +133,10 @@ export class VerifyPool {
 }
 
 // Lets the messages that arrived run (verifiers' answers are tasks, not
-// microtasks). In browsers through a MessageChannel, not setTimeout(0):
-// nested zero timeouts are clamped to 4 ms there, an idle core each time.
+// microtasks).
 const tick = typeof setImmediate === 'function'
   ? () => new Promise((resolve) => setImmediate(resolve))
-  : (() => {
-    const waiting = [];
-    const channel = new MessageChannel();
-    channel.port1.onmessage = () => waiting.shift()?.();
-    return () => new Promise((resolve) => {
-      waiting.push(resolve);
-      channel.port2.postMessage(0);
-    });
-  })();
+  : () => new Promise((resolve) => setTimeout(resolve, 0));
 
 // Chunks as one: their frames back to back, and the vouches of those
 // that have them (null when none has).
