@@ -35,7 +35,9 @@ const MAX_VERIFIERS = 4;
 // Bytes of frames the engine stores in one transaction at most: the
 // chunks already verified when their turn comes go in together. A
 // transaction per chunk rewrote the same index pages (ids, tags and
-// authors are random keys) once per chunk: a tenth of the merge's speed.
+// authors are random keys) once per chunk: storing vouched events took
+// 107 us/event at ~90 a transaction against 66 at 1,000 (Chromium, 100k
+// events). Larger groups grow the WAL of a flooded peer past its bound.
 const STORE_BYTES = 256 * 1024;
 // Chunks each verifier holds at once.
 const IN_FLIGHT = 2;
