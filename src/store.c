@@ -180,7 +180,7 @@ static const char *const kSql[Q_COUNT] = {
 
 /* Statements of query.c's SQL, kept prepared (store_stmt_acquire). Eight
 ** cover a page's shapes (timeline, thread, profile, notifications, ...)
-** and a sync's; each costs a few KiB. */
+** and a sync's; each holds one compiled statement. */
 #define STMT_CACHE 8
 
 typedef struct cached_stmt {
