@@ -184,19 +184,22 @@ $(eval $(call flavour,asan,$(CC),$(ASAN_FLAGS),$(NATIVE_SRC),$(ASAN_FLAGS),$(ASA
 # build/hiroba-test/ adds TEST_EXPORTS for the suites that call them. Each
 # export list is kept in build/wasm/<folder>.exports, rewritten only when it
 # changes, so a changed list relinks that module.
-define wasm_module # output folder, exported symbols
+# (bench/sqlite-opt.bench.js links more: objects given before the library
+# replace its members, e.g. SQLite built otherwise, with other link flags.)
+define wasm_module # output folder, exported symbols[, objects, link flags, prerequisites]
 $(B)/wasm/$(1).exports: FORCE
 	@mkdir -p $$(@D)
 	@echo '$(2)' | cmp -s - $$@ || echo '$(2)' > $$@
-$(B)/$(1)/hiroba.mjs: $(B)/wasm/libhiroba.a $(B)/wasm/$(1).exports js-glue/storage-library.js | check-emcc
+$(B)/$(1)/hiroba.mjs: $(3) $(5) $(B)/wasm/libhiroba.a $(B)/wasm/$(1).exports js-glue/storage-library.js | check-emcc
 	@mkdir -p $$(@D)
-	$(EMCC) $(WASM_FLAGS) $(WASM_LDFLAGS) \
+	$(EMCC) $(or $(4),$(WASM_FLAGS)) $(WASM_LDFLAGS) \
 	  -sEXPORTED_FUNCTIONS=$(subst $(space),$(comma),$(strip $(patsubst %,_%,$(2)))) \
-	  $(B)/wasm/libhiroba.a -o $$@
+	  $(3) $(B)/wasm/libhiroba.a -o $$@
 	@# emcc writes the .wasm executable; it is data (and ships in the package).
 	@chmod a-x $$(@D)/hiroba.wasm
 endef
-$(eval $(call wasm_module,hiroba,$(filter-out $(TEST_EXPORTS),$(EXPORTS))))
+SHIPPED_EXPORTS := $(filter-out $(TEST_EXPORTS),$(EXPORTS))
+$(eval $(call wasm_module,hiroba,$(SHIPPED_EXPORTS)))
 $(eval $(call wasm_module,hiroba-test,$(EXPORTS)))
 
 # --- native library and C tests --------------------------------------------------

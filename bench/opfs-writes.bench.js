@@ -32,10 +32,10 @@
 //
 // Events: the first N of the shared corpus (bench/lib/events.js).
 
-import { readFileSync } from 'node:fs';
 import { corpusLines } from './lib/events.js';
+import { enginePragmas } from './lib/engine-pragmas.js';
 import { sahSizes } from './pages/sql-workload.js';
-import { ROOT, assertNoPageErrors, benchBrowser, benchPage, benchSession, inBrowser, median, ms, requireBrowserBuild } from './lib/browser.js';
+import { assertNoPageErrors, benchBrowser, benchPage, benchSession, inBrowser, median, ms, pageRpc, requireBrowserBuild } from './lib/browser.js';
 import { report } from './report.js';
 
 const N_BULK = 5_000;      // events per bulk transaction (3.4 MB of JSON, more than a 2 MiB cache)
@@ -43,11 +43,7 @@ const N_SINGLE = 200;      // single commits per run
 const ROUNDS_SQL = 7;      // raw-SQL runs per side (rotating order)
 const ROUNDS_FEED = 3;     // feed-level runs
 
-// The engine's connection settings, as src/store.c sets them on open
-// (PRAGMA user_version belongs to its schema, not its settings).
-const ENGINE_PRAGMAS = [...readFileSync(`${ROOT}src/store.c`, 'utf8').matchAll(/"(PRAGMA [a-z_]+=[^;"]+);"/g)]
-  .map((m) => m[1]).filter((p) => !p.startsWith('PRAGMA user_version'));
-if (!ENGINE_PRAGMAS.some((p) => /journal_mode/.test(p))) throw new Error(`no journal_mode among the PRAGMAs of src/store.c: ${ENGINE_PRAGMAS}`);
+const ENGINE_PRAGMAS = enginePragmas();
 const PRAGMAS = { engine: ENGINE_PRAGMAS, engineSahSizes: sahSizes(ENGINE_PRAGMAS), default: [] };
 
 requireBrowserBuild({ vfsBench: true });
@@ -60,7 +56,7 @@ try {
   const server = await session.staticServer();
   const profile = await session.profile(browser);
   const page = await benchPage(profile, server.origin);
-  const rpc = (key, op, args) => page.evaluate(([k, o, a]) => window.rpc(k, o, a), [key, op, args]);
+  const rpc = pageRpc(page);
 
   // --- raw SQL: our VFS vs opfs-sahpool --------------------------------------
   await page.evaluate(() => {

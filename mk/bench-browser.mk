@@ -9,14 +9,19 @@
 VFS_BENCH_EXPORTS := vfs_bench_open vfs_bench_exec vfs_bench_result \
   vfs_bench_errmsg vfs_bench_close malloc free
 
-$(B)/test/vfs_bench.mjs: bench/wasm/vfs_bench.c src/storage.h $(VFS_SUITE_OBJS) js-glue/storage-library.js | check-emcc
-	@mkdir -p $(@D)
-	$(EMCC) $(WASM_FLAGS) $(OUR_WARN) $(SQLITE_DEFS) $(INCLUDES) \
+# The program, linked from the given SQLite object with the given flags
+# (bench-opt.mk links it from SQLite built otherwise).
+define vfs_bench # output, SQLite object, link flags, prerequisites
+$(1): bench/wasm/vfs_bench.c src/storage.h $(2) $(B)/wasm/vfs.o $(B)/wasm/storage_js.o js-glue/storage-library.js $(4) | check-emcc
+	@mkdir -p $$(@D)
+	$(EMCC) $(3) $(OUR_WARN) $(SQLITE_DEFS) $(INCLUDES) \
 	  -sMODULARIZE -sEXPORT_ES6 -sEXPORT_NAME=createVfsBenchModule \
 	  -sENVIRONMENT=web,worker -sFILESYSTEM=0 -sALLOW_MEMORY_GROWTH=1 \
 	  -sEXPORTED_FUNCTIONS=$(subst $(space),$(comma),$(strip $(patsubst %,_%,$(VFS_BENCH_EXPORTS)))) \
 	  -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8 \
 	  --js-library js-glue/storage-library.js \
-	  bench/wasm/vfs_bench.c $(VFS_SUITE_OBJS) -o $@
+	  bench/wasm/vfs_bench.c $(2) $(B)/wasm/vfs.o $(B)/wasm/storage_js.o -o $$@
+endef
+$(eval $(call vfs_bench,$(B)/test/vfs_bench.mjs,$(B)/wasm/third/sqlite3.o,$(WASM_FLAGS)))
 
 BENCH_PREREQS += $(B)/test/vfs_bench.mjs

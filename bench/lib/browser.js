@@ -107,6 +107,10 @@ export async function benchPage(profile, origin) {
   return page;
 }
 
+// rpc(key, op, args): a call to the bench worker `key` of a benchPage
+// (bench.html's window.rpc), from Node.
+export const pageRpc = (page) => (key, op, args) => page.evaluate(([k, o, a]) => window.rpc(k, o, a), [key, op, args]);
+
 // Makes sure the browser package (and, with vfsBench, the raw-SQL wasm
 // program) exists: under `make bench` they are built already.
 export function requireBrowserBuild({ vfsBench = false } = {}) {

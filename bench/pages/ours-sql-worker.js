@@ -10,25 +10,40 @@
 //     temporary database ('') that vfs.c keeps in heap memory instead of
 //     OPFS; countIo: count the OPFS calls of the timed part;
 //   release(): gives the OPFS handles back.
+//
+// ?build=<variant> in the worker's URL runs the program as
+// bench/sqlite-opt.bench.js built it otherwise (mk/bench-opt.mk), on
+// files of its own, so that variants can run side by side.
 
-import createVfsBenchModule from '/test-build/vfs_bench.mjs';
 import { openOpfsStorage } from '/hiroba/js-glue/storage-opfs.js';
 import { prepare, run } from './sql-workload.js';
 import { ioCounter, serve } from './rpc-worker.js';
 
 const counter = ioCounter();
 
-const NAME = 'bench-vfs';
+const build = new URL(import.meta.url).searchParams.get('build');
+if (build !== null && !/^[A-Za-z0-9-]{1,32}$/.test(build)) throw new Error(`bad build ${build}`);
+// Imported in ready(), not by a top-level await: Firefox delivers messages
+// while a module worker's top level is still waiting, and serve() would
+// not be listening yet.
+const PROGRAM = build ? `/test-build/opt/${build}/vfs_bench.mjs` : '/test-build/vfs_bench.mjs';
+const NAME = build ? `bench-vfs-${build}` : 'bench-vfs';
 let storage = null;
 let m = null;
 let lines = [];
 
-// A NUL-terminated copy of s in wasm memory; the caller frees it.
+// A NUL-terminated copy of s in wasm memory, made as the engine makes
+// its inputs (js-glue/engine.js _in: TextEncoder, then one copy; the
+// runtime's stringToUTF8 is a JS loop that took a third of the in-memory
+// bulk's time); the caller frees it. sqlite-wasm's side takes strings by
+// its own fastest path (db.exec with a string: a Uint8Array was slower).
+const encoder = new TextEncoder();
 function cstr(s) {
-  const n = m.lengthBytesUTF8(s) + 1;
-  const p = m._malloc(n);
+  const bytes = encoder.encode(s);
+  const p = m._malloc(bytes.length + 1);
   if (!p) throw new Error('out of memory');
-  m.stringToUTF8(s, p, n);
+  m.HEAPU8.set(bytes, p);
+  m.HEAPU8[p + bytes.length] = 0;
   return p;
 }
 
@@ -53,6 +68,7 @@ function wipe() {
 
 async function ready() {
   if (m) return;
+  const { default: createVfsBenchModule } = await import(PROGRAM);
   storage = await openOpfsStorage(NAME, { directory: 'hiroba-bench' });
   m = await createVfsBenchModule({ hirobaStorage: storage });
 }

@@ -2,7 +2,9 @@
 // and run by both workers: ours-sql-worker.js (SQLite on our VFS,
 // build/test/vfs_bench.mjs) and sahpool-worker.js (sqlite-wasm on its
 // opfs-sahpool VFS). Both sides get the same SQL text through one
-// exec(sql) each, so they differ only in their SQLite build and their VFS.
+// exec(sql) each, so they differ only in their SQLite build, their VFS and
+// how each copies a string into wasm memory (each its fastest way: ours
+// as the engine does, sqlite-wasm through its own db.exec).
 //
 // The rows are what the engine stores for an event (src/store.c): the
 // event table with its three indexes and UNIQUE id, and one tag row per
