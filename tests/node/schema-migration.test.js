@@ -3,12 +3,18 @@
 // make-v1-db.js) opened by this engine: migrated to version 2 losing
 // nothing. Every query and count gives byte for byte the text version 1
 // gave (v1-answers.json), the identity and the sync state are there, and
-// the tombstones and mutes still decide later merges as they did.
+// the tombstones and mutes still decide later merges as they did; and a
+// process killed at any write of the migration leaves files that open to
+// the same answers.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { copyFileSync, readFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import createHirobaModule from '../../build/hiroba/hiroba.mjs';
+import { Engine } from '../../js-glue/engine.js';
+import { createNodeStorage } from '../../js-glue/storage-node.js';
 import { loadOpenFeed, tempDir } from './helpers.js';
 
 const FIXTURES = new URL('./fixtures/', import.meta.url);
@@ -54,4 +60,72 @@ test('the migration is kept: a second open finds version 2 and the same answers'
   for (const a of v1.answers) assert.equal(await again._backend.query(JSON.stringify(a.filter)), a.query);
   // And the fixture itself is version 1 (it must never be regenerated).
   assert.equal(readFileSync(new URL('v1.db', FIXTURES)).readUInt32BE(60), 1);
+});
+
+// The engine on node:fs storage that calls beforeWrite() ahead of every
+// write it passes on.
+const wasm = await WebAssembly.compile(await readFile(new URL('../../build/hiroba/hiroba.wasm', import.meta.url)));
+async function engineWatchingWrites(beforeWrite) {
+  const storage = createNodeStorage();
+  const write = storage.write;
+  storage.write = (fd, view, offset) => { beforeWrite(); return write(fd, view, offset); };
+  return new Engine(await createHirobaModule({
+    hirobaStorage: storage,
+    instantiateWasm(imports, done) { WebAssembly.instantiate(wasm, imports).then((i) => done(i, wasm)); return {}; },
+  }));
+}
+
+const FILES = (path) => [path, `${path}-wal`, `${path}-journal`];
+
+test('a process killed at any write of the migration leaves a database that opens to the same answers', async (t) => {
+  // The migration's writes, counted on a copy of the fixture.
+  const dir = tempDir(t);
+  const source = join(dir, 'v1.db');
+  copyFileSync(new URL('v1.db', FIXTURES), source);
+  let writes = 0;
+  const counting = await engineWatchingWrites(() => { writes++; });
+  counting.close(counting.open(source));
+  assert.ok(writes > 0, 'the migration wrote nothing');
+  // Then again on another copy, with the files as they stand copied
+  // before each chosen write: what a process killed at that instant
+  // leaves (the OS has every write made so far; none after). Every write
+  // when there are few, else the first and last 20 and 40 between.
+  const picks = new Set();
+  if (writes <= 100) for (let i = 1; i <= writes; i++) picks.add(i);
+  else {
+    for (let i = 1; i <= 20; i++) { picks.add(i); picks.add(writes + 1 - i); }
+    for (let i = 1; i <= 40; i++) picks.add(Math.round((i * writes) / 41));
+  }
+  const crashed = join(dir, 'crashing.db');
+  copyFileSync(new URL('v1.db', FIXTURES), crashed);
+  const images = [];
+  let n = 0;
+  const watching = await engineWatchingWrites(() => {
+    if (!picks.has(++n)) return;
+    const image = join(dir, `at-${n}`);
+    mkdirSync(image);
+    FILES(crashed).forEach((f, i) => { if (existsSync(f)) copyFileSync(f, FILES(join(image, 'v1.db'))[i]); });
+    images.push({ n, path: join(image, 'v1.db') });
+  });
+  watching.close(watching.open(crashed));
+  assert.equal(n, writes, 'the second migration wrote as often as the first');
+  assert.equal(images.length, picks.size);
+  // Each image opens (migrating again where the first never committed)
+  // and answers every query and count as version 1 did.
+  const openFeed = await loadOpenFeed();
+  const versions = new Set();
+  for (const { n: at, path: image } of images) {
+    versions.add(readFileSync(image).readUInt32BE(60));
+    const feed = await openFeed({ path: image, policy: { store: 'all' } });
+    try {
+      assert.deepEqual(await feed.identity(), v1.identity, `killed before write ${at}`);
+      for (const a of v1.answers) {
+        assert.equal(await feed._backend.query(JSON.stringify(a.filter)), a.query, `killed before write ${at}: query ${JSON.stringify(a.filter)}`);
+      }
+      assert.equal((await feed.checkIntegrity()).ok, true, `killed before write ${at}`);
+    } finally {
+      await feed.close();
+    }
+  }
+  t.diagnostic(`${writes} writes in the migration; ${images.length} crash images, file headers at versions ${[...versions].sort()}`);
 });
