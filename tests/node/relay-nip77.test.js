@@ -90,8 +90,10 @@ for (const n of [10, 2000, 20000]) {
       if (r === 0) onlyRelay.add(e.id);
       else if (r === 1) onlyClient.add(e.id);
     }
-    if (!onlyRelay.size) onlyRelay.add(all[0].id);
-    if (!onlyClient.size) onlyClient.add(all[n - 1].id);
+    // (The one added is never one the other side alone has: that event
+    // would then be on neither side.)
+    if (!onlyRelay.size) onlyRelay.add(all.find((e) => !onlyClient.has(e.id)).id);
+    if (!onlyClient.size) onlyClient.add(all.findLast((e) => !onlyRelay.has(e.id)).id);
     const relayEvents = all.filter((e) => !onlyClient.has(e.id));
     const clientEvents = all.filter((e) => !onlyRelay.has(e.id));
     const relay = await relayHolding(`relay-${n}`, relayEvents);
