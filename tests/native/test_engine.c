@@ -447,6 +447,7 @@ static void test_state(void) {
   CHECK(zId != NULL);
   hiroba_free(zId);
   CHECK(hiroba_close(db) == 0);
+  remove_db("state.db");
 }
 
 /* The key shims of openFeed({ secretKey }) and feed.exportKey. */
