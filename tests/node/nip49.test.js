@@ -71,7 +71,9 @@ test('a wrong passphrase is a clear error and creates nothing; bad ncryptsec and
     (e) => e.name === 'HirobaError' && e.code === -1 && /wrong passphrase/.test(e.message));
   assert.equal(existsSync(path), false, 'nothing created');
   await assert.rejects(openFeed({ path, secretKey: sealed }), /pass its \{ passphrase \}/);
-  await assert.rejects(openFeed({ path, secretKey: `${sealed.slice(0, -1)}q` }), /not a valid ncryptsec/);
+  // Its last checksum character changed (to another: one in 32 ends in q).
+  const broken = `${sealed.slice(0, -1)}${sealed.endsWith('q') ? 'p' : 'q'}`;
+  await assert.rejects(openFeed({ path, secretKey: broken }), /not a valid ncryptsec/);
   await assert.rejects(openFeed({ path, secretKey: generateSecretKey(), passphrase: 'x' }), TypeError);
   // A damaged ciphertext is told like a wrong passphrase (the tag cannot
   // tell them apart); a cost past what Hiroba takes is said as such.
