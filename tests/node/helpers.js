@@ -8,6 +8,7 @@
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
+import { readFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { finalizeEvent, getPublicKey, generateSecretKey } from 'nostr-tools/pure';
@@ -20,6 +21,26 @@ let openFeedFn = null;
 export async function loadOpenFeed() {
   if (!openFeedFn) ({ openFeed: openFeedFn } = await import(ENGINE_URL.href));
   return openFeedFn;
+}
+
+// The shipped wasm module, compiled once per process.
+let compiledWasm = null;
+export function engineWasm() {
+  compiledWasm ??= readFile(new URL('../../build/hiroba/hiroba.wasm', import.meta.url)).then((b) => WebAssembly.compile(b));
+  return compiledWasm;
+}
+
+// An Engine (js-glue/engine.js) over a new instance of engineWasm(), on
+// `hirobaStorage` (storage-node.js's, a wrapper of it, or {} for one that
+// opens no database), for suites that drive the engine below the feed.
+export async function instantiateEngine(hirobaStorage) {
+  const [{ default: createHirobaModule }, { Engine }, wasm] = await Promise.all([
+    import('../../build/hiroba/hiroba.mjs'), import('../../js-glue/engine.js'), engineWasm()]);
+  return new Engine(await createHirobaModule({
+    hirobaStorage,
+    // Emscripten 3.1.6's loader cannot fetch a file path under Node.
+    instantiateWasm(imports, done) { WebAssembly.instantiate(wasm, imports).then((i) => done(i, wasm)); return {}; },
+  }));
 }
 
 /* A fresh directory under os.tmpdir(), removed by the test's after hook. */

@@ -7,36 +7,21 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
-import createHirobaModule from '../../build/hiroba/hiroba.mjs';
-import { Engine, packFrames, VOUCH_SIZE } from '../../js-glue/engine.js';
+import { packFrames, VOUCH_SIZE } from '../../js-glue/engine.js';
 import { mergePipelined, CHUNK_BYTES } from '../../js-glue/verify-pool.js';
 import { nodeVerifyPool } from '../../js-glue/verify-node.js';
-import { tempFeed, makeAuthor } from './helpers.js';
-
-const wasm = await WebAssembly.compile(await readFile(new URL('../../build/hiroba/hiroba.wasm', import.meta.url)));
+import { createNodeStorage } from '../../js-glue/storage-node.js';
+import { engineWasm, instantiateEngine, tempFeed, makeAuthor } from './helpers.js';
 
 // An engine with no database, as a verifier has.
-async function bareEngine() {
-  return new Engine(await createHirobaModule({
-    hirobaStorage: {},
-    instantiateWasm(imports, done) {
-      WebAssembly.instantiate(wasm, imports).then((i) => done(i, wasm));
-      return {};
-    },
-  }));
-}
+const bareEngine = () => instantiateEngine({});
 
 // An engine with its own database, as the owner of a feed has (a file
 // that tempFeed made, closed there).
 async function ownerEngine(t, name) {
   const { feed, path } = await tempFeed(t, name);
   await feed.close();
-  const { createNodeStorage } = await import('../../js-glue/storage-node.js');
-  const owner = new Engine(await createHirobaModule({
-    hirobaStorage: createNodeStorage(),
-    instantiateWasm(imports, done) { WebAssembly.instantiate(wasm, imports).then((i) => done(i, wasm)); return {}; },
-  }));
+  const owner = await instantiateEngine(createNodeStorage());
   const db = owner.open(path);
   t.after(() => owner.close(db));
   owner.setPolicy(db, JSON.stringify({ store: 'all', maxBytes: 0 }));
@@ -133,7 +118,7 @@ test('budget: the pipelined call stops once the results pass it, and the rest go
 
 test('a verifier that dies costs speed, not results: its chunks are verified by the engine', async (t) => {
   const { owner, db } = await ownerEngine(t, 'dies.db');
-  const pool = nodeVerifyPool(wasm, 2);
+  const pool = nodeVerifyPool(await engineWasm(), 2);
   t.after(() => pool.close());
   const events = corpus(500, 'dies');
   const frames = events.map((e) => JSON.stringify(['EVENT', 's', e]));
