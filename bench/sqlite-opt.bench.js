@@ -6,7 +6,7 @@
 //   - raw bulk SQL on OPFS: ours / sqlite-wasm opfs-sahpool   (goal <= 1.0)
 // for the shipped build (SQLite at -Oz, linked at -O2: the Makefile) and
 // the variants of mk/bench-opt.mk (SQLite at -Os, -O2, -O2 without
-// inlining; the shipped objects linked at -O3). Each variant is the
+// inlining; the shipped objects linked at -O3, or with dlmalloc). Each variant is the
 // shipped module linked again (its size) and the raw-SQL program
 // bench/wasm/vfs_bench.c linked the same way (its speed), the program
 // opfs-writes.bench.js runs: bench/pages/sql-workload.js's bulk of N
@@ -20,7 +20,7 @@ import { gzipSync } from 'node:zlib';
 import { corpusLines } from './lib/events.js';
 import { enginePragmas } from './lib/engine-pragmas.js';
 import { ensureBuilt } from './lib/build.js';
-import { ROOT, assertNoPageErrors, benchBrowser, benchPage, benchSession, inBrowser, median, ms, pageRpc, requireBrowserBuild } from './lib/browser.js';
+import { ROOT, assertNoPageErrors, benchBrowser, benchPage, benchSession, inBrowser, median, pageRpc, requireBrowserBuild } from './lib/browser.js';
 import { report } from './report.js';
 
 const N_BULK = 5_000;   // events in the bulk transaction, as opfs-writes

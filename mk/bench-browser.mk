@@ -11,8 +11,9 @@ VFS_BENCH_EXPORTS := vfs_bench_open vfs_bench_exec vfs_bench_result \
 
 # The program, linked from the given SQLite object with the given flags
 # (bench-opt.mk links it from SQLite built otherwise).
+VFS_BENCH_OBJS := $(B)/wasm/vfs.o $(B)/wasm/storage_js.o
 define vfs_bench # output, SQLite object, link flags, prerequisites
-$(1): bench/wasm/vfs_bench.c src/storage.h $(2) $(B)/wasm/vfs.o $(B)/wasm/storage_js.o js-glue/storage-library.js $(4) | check-emcc
+$(1): bench/wasm/vfs_bench.c src/storage.h $(2) $(VFS_BENCH_OBJS) js-glue/storage-library.js $(4) | check-emcc
 	@mkdir -p $$(@D)
 	$(EMCC) $(3) $(OUR_WARN) $(SQLITE_DEFS) $(INCLUDES) \
 	  -sMODULARIZE -sEXPORT_ES6 -sEXPORT_NAME=createVfsBenchModule \
@@ -20,7 +21,7 @@ $(1): bench/wasm/vfs_bench.c src/storage.h $(2) $(B)/wasm/vfs.o $(B)/wasm/storag
 	  -sEXPORTED_FUNCTIONS=$(subst $(space),$(comma),$(strip $(patsubst %,_%,$(VFS_BENCH_EXPORTS)))) \
 	  -sEXPORTED_RUNTIME_METHODS=UTF8ToString,stringToUTF8,lengthBytesUTF8 \
 	  --js-library js-glue/storage-library.js \
-	  bench/wasm/vfs_bench.c $(2) $(B)/wasm/vfs.o $(B)/wasm/storage_js.o -o $$@
+	  bench/wasm/vfs_bench.c $(2) $(VFS_BENCH_OBJS) -o $$@
 endef
 $(eval $(call vfs_bench,$(B)/test/vfs_bench.mjs,$(B)/wasm/third/sqlite3.o,$(WASM_FLAGS)))
 

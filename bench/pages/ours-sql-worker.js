@@ -35,8 +35,8 @@ let lines = [];
 // A NUL-terminated copy of s in wasm memory, made as the engine makes
 // its inputs (js-glue/engine.js _in: TextEncoder, then one copy; the
 // runtime's stringToUTF8 is a JS loop that took a third of the in-memory
-// bulk's time); the caller frees it. sqlite-wasm's side takes strings by
-// its own fastest path (db.exec with a string: a Uint8Array was slower).
+// bulk's time); the caller frees it. sqlite-wasm's side takes strings
+// through its own db.exec.
 const encoder = new TextEncoder();
 function cstr(s) {
   const bytes = encoder.encode(s);
