@@ -14,6 +14,7 @@
 import { HirobaError } from './engine.js';
 import { Feed, resolveKeyOptions, resolvePolicy, signerPubkey } from './feed.js';
 import { secretKeyHex } from './nip19.js';
+import { MAX_VERIFIERS } from './verify-pool.js';
 
 export { Feed } from './feed.js';
 export { HirobaError } from './engine.js';
@@ -48,6 +49,7 @@ class WorkerClient {
     this.pending = new Map(); // messageId -> {resolve, reject, operation}
     this.onEvent = null;
     this.dead = null;         // the error every call gets once the worker died
+    this.verifiers = [];      // the verifier Workers started for the worker
     worker.onmessage = ({ data }) => this._receive(data);
     worker.onerror = (e) => {
       e.preventDefault?.();
@@ -57,6 +59,10 @@ class WorkerClient {
   }
 
   _receive(data) {
+    if (data?.type === 'verifiers') {
+      this._startVerifiers(data.count);
+      return;
+    }
     if (data?.type === 'event') {
       this.onEvent?.(data.result);
       return;
@@ -79,7 +85,40 @@ class WorkerClient {
     }
   }
 
+  // The database worker's verifiers (verify-pool.js), which it asks for
+  // when it first merges a peer's batch: started here, by the page, and not
+  // by the worker itself (worker.js says why), each tied to the worker by a
+  // MessageChannel whose ends only the two of them hold. One that fails to
+  // start or dies is reported, so that its work goes back to the engine.
+  _startVerifiers(count) {
+    this.stopVerifiers();
+    const lost = (index) => this.worker.postMessage({ type: 'verifierLost', index });
+    const ports = [];
+    for (let i = 0; i < Math.min(Number(count) || 0, MAX_VERIFIERS); i++) {
+      let verifier;
+      try {
+        verifier = new Worker(new URL('./verify-worker.js', import.meta.url), { type: 'module', name: 'hiroba-verify' });
+      } catch {
+        ports.push(null);
+        lost(i);
+        continue;
+      }
+      const { port1, port2 } = new MessageChannel();
+      verifier.onerror = (e) => { e.preventDefault?.(); lost(i); };
+      verifier.postMessage({ port: port1 }, [port1]);
+      this.verifiers.push(verifier);
+      ports.push(port2);
+    }
+    this.worker.postMessage({ type: 'verifierPorts', ports }, ports.filter(Boolean));
+  }
+
+  stopVerifiers() {
+    for (const verifier of this.verifiers) verifier.terminate();
+    this.verifiers = [];
+  }
+
   _die(err) {
+    this.stopVerifiers();
     this.dead = err;
     for (const call of this.pending.values()) call.reject(err);
     this.pending.clear();
@@ -133,6 +172,7 @@ export async function openFeed({ name = 'default', policy, allowEmpty = false, s
     if (signerHex) await client.call('adoptPubkey', signerHex);
   } catch (err) {
     worker.terminate();
+    client.stopVerifiers();
     throw err;
   }
   const feed = new Feed({
@@ -153,12 +193,14 @@ export async function openFeed({ name = 'default', policy, allowEmpty = false, s
     integrityCheck: () => client.call('integrityCheck'),
     exportKey: (options) => client.call('exportKey', options),
     close: async () => {
-      try { await client.call('close'); } finally { worker.terminate(); }
+      try { await client.call('close'); } finally { worker.terminate(); client.stopVerifiers(); }
     },
     // Events come from the owner worker, whichever tab made them.
     subscribe: (fn) => { client.onEvent = fn; },
   }, { signer: keys.signer });
-  // For tests and diagnostics: the worker, to simulate a crash.
+  // For tests and diagnostics: the worker, to simulate a crash; how many
+  // verifier workers this page runs for it.
   Object.defineProperty(feed, '_worker', { value: worker });
+  Object.defineProperty(feed, '_verifiers', { get: () => client.verifiers.length });
   return feed;
 }

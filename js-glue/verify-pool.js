@@ -1,9 +1,9 @@
 // verify-pool.js -- verifying signatures in parallel with storing them
 // (docs/DESIGN.md, "Verifying in parallel"). The engine's owner -- the
 // database worker in browsers (worker.js), the process in Node (node.js)
-// -- starts a few verifier workers of its own (verify-worker.js,
-// verify-worker-node.js), each with its own instance of the same wasm
-// module and no database. A batch of frames from a peer is cut into
+// -- has a few verifier workers (verify-worker.js, which the page starts
+// for the database worker; verify-worker-node.js), each with its own
+// instance of the same wasm module and no database. A batch of frames from a peer is cut into
 // chunks of about CHUNK_BYTES; every chunk with events goes to a verifier,
 // which answers with a vouch for each valid event (its id and signature);
 // the engine merges chunk after chunk as their vouches come back, and
@@ -11,11 +11,13 @@
 // storing overlap, and the verifiers use the cores the engine does not.
 //
 // Trust. A vouch makes the engine skip a signature check, so only the
-// engine's own verifiers may give one: the pool creates them itself and
-// hears them only on their private ports (a dedicated Worker's, a
-// worker_threads Worker's), which nothing else holds; a page or a peer
-// can reach neither those ports nor the engine's vouched entry point
-// (worker.js has no operation for it). The vouch itself is bound to what
+// engine's own verifiers may give one. The pool hears them only on private
+// ports: in Node a worker_threads Worker's, created by the process; in a
+// browser one end of a MessageChannel per verifier, whose two ends the
+// package's page code (index.js) hands to the verifier and to the database
+// worker at once -- the code that opened the feed and may post as its user
+// anyway. Other tabs and peers can reach neither those ports nor the
+// engine's vouched entry point (worker.js has no operation for it). The vouch itself is bound to what
 // it covers: the engine still computes the id from the frame's own bytes,
 // and the (id, signature) pair must match the vouch exactly. Events a
 // verifier found invalid get no vouch: the engine checks them itself and
@@ -31,7 +33,7 @@ import { packFrames } from './engine.js';
 // (about 100 events).
 export const CHUNK_BYTES = 64 * 1024;
 // Verifiers at most, whatever the core count.
-const MAX_VERIFIERS = 4;
+export const MAX_VERIFIERS = 4;
 // Bytes of frames the engine stores in one transaction at most: the
 // chunks already verified when their turn comes go in together. A
 // transaction per chunk rewrote the same index pages (ids, tags and

@@ -18,9 +18,12 @@
 //   in:  {type: 'open', messageId, args: {name}}
 //        {type: 'call', messageId, args: {op, params}}
 //        {type: 'decryptKey', messageId, args: {ncryptsec, passphrase}}
+//        {type: 'verifierPorts', ports: [MessagePort]}  the verifiers asked for
+//        {type: 'verifierLost', index}      that verifier failed to start or died
 //   out: {type: 'open' | 'call', messageId, result}
 //        {type: 'error', messageId, result: {operation, code, message}}
 //        {type: 'events', result: [event]}  newly stored events
+//        {type: 'verifiers', count}         start this many verifiers, please
 // Messages between workers, on the BroadcastChannel "hiroba:<name>":
 //   {kind: 'req', from, id, op, params}       a call for the owner
 //   {kind: 'res', to, id, result} | {kind: 'res', to, id, error}
@@ -117,13 +120,24 @@ function execute(op, params) {
   }
 }
 
-// The owner's verifiers: dedicated Workers of its own, each given the
-// compiled module, heard only on their own ports (verify-pool.js says why
-// that is the whole trust). A browser that cannot start them (no nested
-// workers) gets an empty pool: the engine then verifies everything itself.
+// The owner's verifiers: dedicated Workers that the page starts for it
+// (index.js), each connected to this worker by a MessageChannel whose other
+// end only that verifier holds; this worker hears them only on those ports
+// (verify-pool.js says why that is the whole trust) and gives each the
+// compiled module itself. Not nested Workers of this one: in Firefox a
+// worker that starts a worker while a debugger or WebDriver BiDi is
+// attached (WorkerDebuggerManager has listeners) waits for the main thread
+// to register the child's debugger, on the child's condition variable,
+// which the child's own thread also waits on; the main thread's single
+// notify can wake the child instead, and this worker then never runs
+// again (seen in 1-3% of first merges under load; thread stacks taken with
+// gdb). A worker the page starts is registered on the main thread, with no
+// wait. A browser that cannot start them gets an empty pool: the engine
+// verifies everything itself.
 // Started with the first mergeBatch, not at open: a feed that never
 // syncs starts none, and start-up (the first query) does not share the
-// cores with spawning them. -> the pool, or null (the engine verifies).
+// cores with spawning them. Until its port arrives, a verifier's requests
+// wait here. -> the pool, or null (the engine verifies).
 function ensureVerifiers() {
   if (!verifiers && compiledModule) {
     try { verifiers = startVerifiers(compiledModule); } catch { verifiers = null; }
@@ -132,18 +146,38 @@ function ensureVerifiers() {
   return verifiers;
 }
 
+let verifierSlots = []; // index -> { port, queue, message, exit }: the pool's verifiers
 function startVerifiers(compiled) {
   const size = verifierCount(navigator.hardwareConcurrency);
-  return new VerifyPool(size, () => {
-    const w = new Worker(new URL('./verify-worker.js', import.meta.url), { type: 'module', name: 'hiroba-verify' });
-    w.postMessage({ module: compiled });
+  verifierSlots = [];
+  const pool = new VerifyPool(size, (i) => {
+    const slot = { port: null, queue: [], message: null, exit: null, module: compiled };
+    verifierSlots[i] = slot;
     return {
-      post: (msg, transfer) => w.postMessage(msg, transfer),
-      onMessage: (fn) => { w.onmessage = ({ data }) => fn(data); },
-      onExit: (fn) => { w.onerror = fn; w.onmessageerror = fn; },
+      post: (msg, transfer) => (slot.port ? slot.port.postMessage(msg, transfer) : slot.queue.push([msg, transfer])),
+      onMessage: (fn) => { slot.message = fn; },
+      onExit: (fn) => { slot.exit = fn; },
       busy: () => {},
-      terminate: () => w.terminate(),
+      terminate: () => { slot.port?.close(); slot.queue = []; },
     };
+  });
+  self_.postMessage({ type: 'verifiers', count: size });
+  return pool;
+}
+
+// The page's answer to 'verifiers': a port per verifier, in order.
+function verifierPortsArrived(ports) {
+  if (!Array.isArray(ports)) return;
+  ports.forEach((port, i) => {
+    const slot = verifierSlots[i];
+    if (!slot || slot.port || !(port instanceof MessagePort)) return;
+    slot.port = port;
+    port.onmessage = ({ data }) => slot.message?.(data);
+    port.onmessageerror = () => slot.exit?.();
+    port.postMessage({ module: slot.module });
+    slot.module = null;
+    for (const [msg, transfer] of slot.queue) port.postMessage(msg, transfer);
+    slot.queue = [];
   });
 }
 
@@ -385,6 +419,7 @@ function close() {
   if (wasOwner) {
     verifiers?.close();
     verifiers = null;
+    verifierSlots = [];
     compiledModule = null;
     try { engine.close(db); } finally {
       storage.release();
@@ -397,6 +432,9 @@ function close() {
 
 self_.onmessage = async ({ data }) => {
   const { type, messageId, args } = data ?? {};
+  // From the page, not calls: the verifiers this worker asked for.
+  if (type === 'verifierPorts') return verifierPortsArrived(data.ports);
+  if (type === 'verifierLost') return verifierSlots[data.index]?.exit?.();
   try {
     let result;
     if (type === 'open') {

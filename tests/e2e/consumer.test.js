@@ -185,13 +185,14 @@ test('the tarball installs: the app gets the package as packed', async () => {
   assert.ok(existsSync(join(app, 'node_modules/ws')), 'the runtime dependency ws is installed');
 });
 
-test('a default Vite build emits the worker and the wasm, and no sync code', async () => {
+test('a default Vite build emits the worker, the verifier and the wasm, and no sync code', async () => {
   const assets = await readdir(join(app, 'dist/assets'));
   const wasm = assets.filter((f) => f.endsWith('.wasm'));
   assert.equal(wasm.length, 1, assets.join(' '));
   assert.deepEqual(await readFile(join(app, 'dist/assets', wasm[0])), await readFile(join(ROOT, 'build/hiroba/hiroba.wasm')));
   const scripts = assets.filter((f) => f.endsWith('.js'));
   assert.ok(scripts.some((f) => f.startsWith('worker')), `a worker chunk: ${assets.join(' ')}`);
+  assert.ok(scripts.some((f) => f.startsWith('verify-worker')), `a verifier chunk: ${assets.join(' ')}`);
   // 'hiroba' is storage and the feed: no peer connection code comes with it.
   for (const f of scripts) {
     assert.doesNotMatch(await readFile(join(app, 'dist/assets', f), 'utf8'), /RTCPeerConnection/, f);

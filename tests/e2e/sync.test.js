@@ -9,6 +9,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { finalizeEvent, generateSecretKey } from 'nostr-tools/pure';
 import { BROWSERS, launchBrowser, startDemoServer, startTurnDemoServer } from './harness.js';
+import { verifierCount } from '../../js-glue/verify-pool.js';
 
 let server;
 
@@ -113,9 +114,10 @@ for (const browser of BROWSERS) {
 }
 
 // A peer's batch of many events goes through the database worker's own
-// verifier workers while the engine stores it (js-glue/verify-pool.js): the
-// same outcome as the engine alone -- every valid event stored once, every
-// forged one refused as a bad signature, twice over the same.
+// verifier workers, which the page starts for it, while the engine stores
+// it (js-glue/verify-pool.js): the same outcome as the engine alone --
+// every valid event stored once, every forged one refused as a bad
+// signature, twice over the same.
 for (const browser of BROWSERS) {
   test(`a peer's large batch is verified in parallel and stored: valid events kept, forged ones refused [${browser}]`, async () => {
     const sk = generateSecretKey();
@@ -147,14 +149,19 @@ for (const browser of BROWSERS) {
         const first = await pass(1);
         const second = await pass(2);
         const stored = (await feed.query({ kinds: [1] })).map((e) => e.id);
+        // Started by the page for the database worker, not by the worker
+        // (a nested worker can stop it for good in Firefox: worker.js).
+        const verifiers = feed._verifiers;
         await feed.close();
         const summary = (rs) => ({
           accepted: rs.flatMap((r) => r.accepted),
           rejected: rs.flatMap((r) => r.rejected),
           duplicates: rs.reduce((n, r) => n + r.duplicates, 0),
         });
-        return { first: summary(first), second: summary(second), stored };
+        return { first: summary(first), second: summary(second), stored, verifiers, cores: navigator.hardwareConcurrency, after: feed._verifiers };
       }, frames);
+      assert.equal(out.verifiers, verifierCount(out.cores), 'the page runs the verifiers');
+      assert.equal(out.after, 0, 'closing the feed stops them');
       const valid = events.filter((e) => !forged.has(e.id)).map((e) => e.id);
       assert.deepEqual(out.first.accepted, valid);
       assert.deepEqual(out.first.rejected.map((r) => [r.id, r.reason]), [...forged].map((id) => [id, 'invalid: bad signature']));
