@@ -111,7 +111,7 @@ export async function openOpfsStorage(name, { directory = 'hiroba', retryMs = 0 
   const paths = [dbPath, `${dbPath}-journal`, `${dbPath}-wal`];
   const handles = new Map();   // path -> FileSystemSyncAccessHandle
   const deadline = Date.now() + retryMs;
-  let current = null;          // the file being acquired, for the message
+  let current = null;          // the file that failed, for the message
   let existed = true;          // the .db file was there before this open
   let dir = null;
   try {
@@ -124,17 +124,23 @@ export async function openOpfsStorage(name, { directory = 'hiroba', retryMs = 0 
     }
     const root = await navigator.storage.getDirectory();
     dir = await root.getDirectoryHandle(directory, { create: true });
-    // Whether the database file was there before: an existing one that is
-    // empty lost its identity (see foundEmpty below).
-    try {
-      await dir.getFileHandle(dbPath);
-    } catch (err) {
+    // Whether the database file was there before (an existing one that is
+    // empty lost its identity: see foundEmpty below) is known before it is
+    // created. The three files are acquired at once: each acquisition is
+    // two round trips to the browser's storage, and at start-up nothing
+    // waits on more of them than it must.
+    const checked = dir.getFileHandle(dbPath).catch((err) => {
       if (err?.name !== 'NotFoundError') throw err;
       existed = false;
-    }
-    for (const file of paths) {
-      current = file;
-      handles.set(file, await acquire(dir, file, deadline));
+    });
+    const settled = await Promise.allSettled(paths.map((file) => (file === dbPath
+      ? checked.then(() => acquire(dir, file, deadline))
+      : acquire(dir, file, deadline))));
+    settled.forEach((r, i) => { if (r.status === 'fulfilled') handles.set(paths[i], r.value); });
+    const failed = settled.findIndex((r) => r.status === 'rejected');
+    if (failed >= 0) {
+      current = paths[failed];
+      throw settled[failed].reason;
     }
   } catch (err) {
     for (const h of handles.values()) {

@@ -121,13 +121,13 @@ eachBrowser((browser) => {
     });
 
     test('when only one file is held, the refusal names it and nothing stays acquired', async () => {
-      // Tab 1 holds only the WAL file (the last one openOpfsStorage takes).
+      // Tab 1 holds only the WAL file.
       assert.deepEqual(await rpc(page, 'a', 'hold', { file: 'partial.db-wal' }), { held: true });
       const b = await rpc(page2, 'b', 'open', { key: 'partial', name: 'partial' });
       assert.equal(b.opened, false);
       assert.equal(b.code, -4);
       assert.match(b.message, /partial\.db-wal/);
-      // The .db and .db-journal handles tab 2 took on the way were released.
+      // The .db and .db-journal handles tab 2 took beside it were released.
       assert.deepEqual(await rpc(page, 'a', 'hold', { file: 'partial.db' }), { held: true });
       assert.deepEqual(await rpc(page, 'a', 'hold', { file: 'partial.db-journal' }), { held: true });
       for (const file of ['partial.db', 'partial.db-journal', 'partial.db-wal']) {
