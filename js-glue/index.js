@@ -60,7 +60,7 @@ class WorkerClient {
 
   _receive(data) {
     if (data?.type === 'verifiers') {
-      this._startVerifiers(data.count);
+      this._startVerifiers(data.count, data.module);
       return;
     }
     if (data?.type === 'event') {
@@ -90,7 +90,7 @@ class WorkerClient {
   // by the worker itself (worker.js says why), each tied to the worker by a
   // MessageChannel whose ends only the two of them hold. One that fails to
   // start or dies is reported, so that its work goes back to the engine.
-  _startVerifiers(count) {
+  _startVerifiers(count, module) {
     this.stopVerifiers();
     const lost = (index) => this.worker.postMessage({ type: 'verifierLost', index });
     const ports = [];
@@ -105,7 +105,7 @@ class WorkerClient {
       }
       const { port1, port2 } = new MessageChannel();
       verifier.onerror = (e) => { e.preventDefault?.(); lost(i); };
-      verifier.postMessage({ port: port1 }, [port1]);
+      verifier.postMessage({ port: port1, module }, [port1]);
       this.verifiers.push(verifier);
       ports.push(port2);
     }

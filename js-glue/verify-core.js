@@ -8,21 +8,28 @@
 import createHirobaModule from '../build/hiroba/hiroba.mjs';
 import { Engine } from './engine.js';
 
-// -> the Engine over a new instance of the compiled module.
+// -> the Engine over a new instance of the compiled module; rejects when
+// there is no module or it does not instantiate (the loader alone would
+// wait forever: it cannot hear that instantiateWasm failed).
 export async function verifierEngine(wasmModule) {
-  const m = await createHirobaModule({
+  if (!(wasmModule instanceof WebAssembly.Module)) throw new TypeError('a verifier needs the compiled WebAssembly.Module');
+  let instantiateFailed;
+  const failed = new Promise((_, reject) => { instantiateFailed = reject; });
+  const m = await Promise.race([failed, createHirobaModule({
     // No database is ever opened here: the storage primitives stay unused.
     hirobaStorage: {},
     instantiateWasm(imports, done) {
-      WebAssembly.instantiate(wasmModule, imports).then((instance) => done(instance, wasmModule));
+      WebAssembly.instantiate(wasmModule, imports).then((instance) => done(instance, wasmModule)).catch(instantiateFailed);
       return {};
     },
-  });
+  })]);
   return new Engine(m);
 }
 
 // -> a handler for one request; post(message, transfer) answers it.
+// A verifier without an engine answers every request with no vouches.
 export function serve(enginePromise, post) {
+  enginePromise.catch(() => {}); // its failure is each request's answer, not an error
   return async (msg) => {
     const { id, bytes, lens } = msg ?? {};
     let vouches = null;

@@ -1,9 +1,12 @@
 // verify-worker.js -- a verifier in a browser: a dedicated Worker that the
 // page starts for the database worker (index.js, on worker.js's request)
 // and that talks to that worker alone (verify-pool.js). The page's one
-// message hands it its end of a MessageChannel whose other end the
-// database worker holds; on that port the first message is the compiled
-// wasm module, each one after it a request (verify-core.js).
+// message hands it the compiled wasm module and its end of a
+// MessageChannel whose other end the database worker holds; every message
+// on that port is a request (verify-core.js). The module comes from the
+// page and not over the port: Firefox may fail to deliver a
+// WebAssembly.Module posted on a port that is still on its way to the
+// worker (seen once in the tests as a messageerror).
 
 import { serve, verifierEngine } from './verify-core.js';
 
@@ -11,12 +14,6 @@ self.onmessage = ({ data }) => {
   const port = data?.port;
   if (!(port instanceof MessagePort)) return;
   self.onmessage = null; // one port, once: nothing else is heard
-  let handle = null;
-  port.onmessage = ({ data: msg }) => {
-    if (!handle) {
-      handle = serve(verifierEngine(msg?.module), (reply, transfer) => port.postMessage(reply, transfer));
-      return;
-    }
-    handle(msg);
-  };
+  const handle = serve(verifierEngine(data.module), (reply, transfer) => port.postMessage(reply, transfer));
+  port.onmessage = ({ data: request }) => handle(request);
 };

@@ -23,7 +23,8 @@
 //   out: {type: 'open' | 'call', messageId, result}
 //        {type: 'error', messageId, result: {operation, code, message}}
 //        {type: 'events', result: [event]}  newly stored events
-//        {type: 'verifiers', count}         start this many verifiers, please
+//        {type: 'verifiers', count, module} start this many verifiers of this
+//                                           WebAssembly.Module, please
 // Messages between workers, on the BroadcastChannel "hiroba:<name>":
 //   {kind: 'req', from, id, op, params}       a call for the owner
 //   {kind: 'res', to, id, result} | {kind: 'res', to, id, error}
@@ -121,11 +122,11 @@ function execute(op, params) {
 }
 
 // The owner's verifiers: dedicated Workers that the page starts for it
-// (index.js), each connected to this worker by a MessageChannel whose other
-// end only that verifier holds; this worker hears them only on those ports
-// (verify-pool.js says why that is the whole trust) and gives each the
-// compiled module itself. Not nested Workers of this one: in Firefox a
-// worker that starts a worker while a debugger or WebDriver BiDi is
+// (index.js) with the compiled module this worker sends, each connected to
+// this worker by a MessageChannel whose other end only that verifier
+// holds; this worker hears them only on those ports (verify-pool.js says
+// why that is the whole trust). Not nested Workers of this one: in Firefox
+// a worker that starts a worker while a debugger or WebDriver BiDi is
 // attached (WorkerDebuggerManager has listeners) waits for the main thread
 // to register the child's debugger, on the child's condition variable,
 // which the child's own thread also waits on; the main thread's single
@@ -151,7 +152,7 @@ function startVerifiers(compiled) {
   const size = verifierCount(navigator.hardwareConcurrency);
   verifierSlots = [];
   const pool = new VerifyPool(size, (i) => {
-    const slot = { port: null, queue: [], message: null, exit: null, module: compiled };
+    const slot = { port: null, queue: [], message: null, exit: null };
     verifierSlots[i] = slot;
     return {
       post: (msg, transfer) => (slot.port ? slot.port.postMessage(msg, transfer) : slot.queue.push([msg, transfer])),
@@ -161,7 +162,7 @@ function startVerifiers(compiled) {
       terminate: () => { slot.port?.close(); slot.queue = []; },
     };
   });
-  self_.postMessage({ type: 'verifiers', count: size });
+  self_.postMessage({ type: 'verifiers', count: size, module: compiled });
   return pool;
 }
 
@@ -174,8 +175,6 @@ function verifierPortsArrived(ports) {
     slot.port = port;
     port.onmessage = ({ data }) => slot.message?.(data);
     port.onmessageerror = () => slot.exit?.();
-    port.postMessage({ module: slot.module });
-    slot.module = null;
     for (const [msg, transfer] of slot.queue) port.postMessage(msg, transfer);
     slot.queue = [];
   });

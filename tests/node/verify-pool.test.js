@@ -10,6 +10,7 @@ import assert from 'node:assert/strict';
 import { packFrames, VOUCH_SIZE } from '../../js-glue/engine.js';
 import { mergePipelined, CHUNK_BYTES } from '../../js-glue/verify-pool.js';
 import { nodeVerifyPool } from '../../js-glue/verify-node.js';
+import { serve, verifierEngine } from '../../js-glue/verify-core.js';
 import { createNodeStorage } from '../../js-glue/storage-node.js';
 import { engineWasm, instantiateEngine, tempFeed, makeAuthor } from './helpers.js';
 
@@ -127,6 +128,19 @@ test('a verifier that dies costs speed, not results: its chunks are verified by 
   pool.workers[0].w.terminate();
   const { results } = await run;
   assert.equal(results.flatMap((r) => r.accepted).length, events.length);
+});
+
+test('a verifier given no module, or one that does not instantiate, answers every request at once with no vouches', async () => {
+  const [a] = corpus(1, 'nomodule');
+  const { bytes, lens } = packFrames([JSON.stringify(['EVENT', a])]);
+  const notWasm = new WebAssembly.Module(new Uint8Array([0, 97, 115, 109, 1, 0, 0, 0])); // empty: no exports, no imports
+  for (const module of [undefined, { not: 'a module' }, notWasm]) {
+    const replies = [];
+    const handle = serve(verifierEngine(module), (reply) => replies.push(reply));
+    await handle({ id: 7, bytes, lens });
+    await handle({ id: 8, bytes, lens });
+    assert.deepEqual(replies, [{ id: 7, vouches: null }, { id: 8, vouches: null }]);
+  }
 });
 
 test('verifier threads do not hold the process: a script that synced and left its feed open, or closed one mid-start, still exits', async (t) => {
