@@ -35,7 +35,7 @@
 // Chromium only (nostr-idb's bytes come from Chromium's usageDetails).
 
 import { corpusLines, makeRng } from './lib/events.js';
-import { BROWSERS, assertNoPageErrors, benchPage, benchSession, median, ms, requireBrowserBuild, ROOT } from './lib/browser.js';
+import { BROWSERS, assertNoPageErrors, benchSession, median, ms, requireBrowserBuild, ROOT } from './lib/browser.js';
 import { ensureBuilt } from './lib/build.js';
 import { existsSync } from 'node:fs';
 import { report } from './report.js';
@@ -91,9 +91,7 @@ function queriesFor(n) {
 
 const session = benchSession({ limitMs: 420_000 });
 try {
-  const server = await session.staticServer();
-  const profile = await session.profile('chromium');
-  const page = await benchPage(profile, server.origin);
+  const { page } = await session.benchPage('chromium');
   const call = (fn, ...args) => page.evaluate(([f, a]) => window.anchors[f](...a), [fn, args]);
   await page.evaluate(async (l) => {
     window.anchors = await import('/bench/anchors.js');

@@ -22,7 +22,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { BENCH_DIR, corpusLines } from './lib/events.js';
 import { ensureBuilt } from './lib/build.js';
-import { BROWSERS, assertNoPageErrors, benchPage, benchSession, requireBrowserBuild } from './lib/browser.js';
+import { BROWSERS, assertNoPageErrors, benchSession, requireBrowserBuild } from './lib/browser.js';
 import { report } from './report.js';
 import { verifierCount } from '../js-glue/verify-pool.js';
 
@@ -53,9 +53,7 @@ try {
     return r.freshMs;
   };
 
-  const server = await session.staticServer();
-  const profile = await session.profile('chromium');
-  const page = await benchPage(profile, server.origin);
+  const { page } = await session.benchPage('chromium');
   // The corpus goes into the page before anything is timed.
   await page.evaluate((l) => { window.mergeLines = l; return l.length; }, lines);
 

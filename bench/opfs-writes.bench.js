@@ -35,7 +35,7 @@
 import { corpusLines } from './lib/events.js';
 import { enginePragmas } from './lib/engine-pragmas.js';
 import { sahSizes } from './pages/sql-workload.js';
-import { assertNoPageErrors, benchBrowser, benchPage, benchSession, inBrowser, median, ms, pageRpc, requireBrowserBuild } from './lib/browser.js';
+import { assertNoPageErrors, benchBrowser, benchSession, inBrowser, median, ms, requireBrowserBuild } from './lib/browser.js';
 import { report } from './report.js';
 
 const N_BULK = 5_000;      // events per bulk transaction (3.4 MB of JSON, more than a 2 MiB cache)
@@ -53,10 +53,7 @@ const bytes = lines.reduce((n, l) => n + Buffer.byteLength(l), 0);
 
 const session = benchSession({ limitMs: 170_000 });
 try {
-  const server = await session.staticServer();
-  const profile = await session.profile(browser);
-  const page = await benchPage(profile, server.origin);
-  const rpc = pageRpc(page);
+  const { page, rpc } = await session.benchPage(browser);
 
   // --- raw SQL: our VFS vs opfs-sahpool --------------------------------------
   await page.evaluate(() => {

@@ -20,7 +20,7 @@ import { gzipSync } from 'node:zlib';
 import { corpusLines } from './lib/events.js';
 import { enginePragmas } from './lib/engine-pragmas.js';
 import { ensureBuilt } from './lib/build.js';
-import { ROOT, assertNoPageErrors, benchBrowser, benchPage, benchSession, inBrowser, median, pageRpc, requireBrowserBuild } from './lib/browser.js';
+import { ROOT, assertNoPageErrors, benchBrowser, benchSession, inBrowser, median, requireBrowserBuild } from './lib/browser.js';
 import { report } from './report.js';
 
 const N_BULK = 5_000;   // events in the bulk transaction, as opfs-writes
@@ -51,10 +51,7 @@ const theirsGzip = gzipKiB('node_modules/@sqlite.org/sqlite-wasm/dist/sqlite3.wa
 
 const session = benchSession({ limitMs: 170_000 });
 try {
-  const server = await session.staticServer();
-  const profile = await session.profile(browser);
-  const page = await benchPage(profile, server.origin);
-  const rpc = pageRpc(page);
+  const { page, rpc } = await session.benchPage(browser);
   const sides = [...[...BUILDS.keys()].map((b) => `ours:${b}`), 'sah'];
   await page.evaluate((builds) => {
     for (const b of builds) window.spawnWorker(`ours:${b}`, `/bench/ours-sql-worker.js${b ? `?build=${b}` : ''}`);

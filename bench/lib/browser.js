@@ -93,6 +93,13 @@ export function benchSession({ limitMs = 170_000 } = {}) {
       closers.push(() => p.close());
       return p;
     },
+    // What most browser benches start with: a static server, a profile of
+    // `browser` and a benchPage in it. -> { page, rpc: pageRpc(page) }
+    async benchPage(browser) {
+      const server = await this.staticServer();
+      const page = await benchPage(await this.profile(browser), server.origin);
+      return { page, rpc: pageRpc(page) };
+    },
   };
 }
 
