@@ -131,9 +131,9 @@ function execute(op, params) {
 // to register the child's debugger, on the child's condition variable,
 // which the child's own thread also waits on; the main thread's single
 // notify can wake the child instead, and this worker then never runs
-// again (seen in 1-3% of first merges under load; thread stacks taken with
-// gdb). A worker the page starts is registered on the main thread, with no
-// wait. A browser that cannot start them gets an empty pool: the engine
+// again (seen in about 3% of first merges under load; thread stacks
+// taken with gdb). A worker the page starts is registered on the main
+// thread, with no wait. A browser that cannot start them gets an empty pool: the engine
 // verifies everything itself.
 // Started with the first mergeBatch, not at open: a feed that never
 // syncs starts none, and start-up (the first query) does not share the
