@@ -6,10 +6,10 @@
 //   - raw bulk SQL on OPFS: ours / sqlite-wasm opfs-sahpool   (goal <= 1.0)
 // for the shipped build (SQLite at -Oz, linked at -O2: the Makefile) and
 // the variants of mk/bench-opt.mk (SQLite at -Os, -O2, -O2 without
-// inlining; the shipped objects linked at -O3, or with dlmalloc). Each variant is the
-// shipped module linked again (its size) and the raw-SQL program
-// bench/wasm/vfs_bench.c linked the same way (its speed), the program
-// opfs-writes.bench.js runs: bench/pages/sql-workload.js's bulk of N
+// inlining; the shipped objects linked at -O3, or with dlmalloc). Each
+// variant is the shipped module linked again (its size) and the raw-SQL
+// program bench/wasm/vfs_bench.c linked the same way (its speed), the
+// program opfs-writes.bench.js runs: bench/pages/sql-workload.js's bulk of N
 // events as event + tag rows in one transaction, after src/store.c's
 // PRAGMAs, every variant and sahpool in a worker of its own in one page,
 // in rotating order; and the same on an in-memory database (no OPFS:

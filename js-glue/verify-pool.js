@@ -3,12 +3,13 @@
 // database worker in browsers (worker.js), the process in Node (node.js)
 // -- has a few verifier workers (verify-worker.js, which the page starts
 // for the database worker; verify-worker-node.js), each with its own
-// instance of the same wasm module and no database. A batch of frames from a peer is cut into
-// chunks of about CHUNK_BYTES; every chunk with events goes to a verifier,
-// which answers with a vouch for each valid event (its id and signature);
-// the engine merges chunk after chunk as their vouches come back, and
-// skips the signature checks vouched for. So receiving, verifying and
-// storing overlap, and the verifiers use the cores the engine does not.
+// instance of the same wasm module and no database. A batch of frames
+// from a peer is cut into chunks of about CHUNK_BYTES; every chunk with
+// events goes to a verifier, which answers with a vouch for each valid
+// event (its id and signature); the engine merges chunk after chunk as
+// their vouches come back, and skips the signature checks vouched for. So
+// receiving, verifying and storing overlap, and the verifiers use the
+// cores the engine does not.
 //
 // Trust. A vouch makes the engine skip a signature check, so only the
 // engine's own verifiers may give one. The pool hears them only on private
@@ -17,13 +18,14 @@
 // package's page code (index.js) hands to the verifier and to the database
 // worker at once -- the code that opened the feed and may post as its user
 // anyway. Other tabs and peers can reach neither those ports nor the
-// engine's vouched entry point (worker.js has no operation for it). The vouch itself is bound to what
-// it covers: the engine still computes the id from the frame's own bytes,
-// and the (id, signature) pair must match the vouch exactly. Events a
-// verifier found invalid get no vouch: the engine checks them itself and
-// refuses them with the same reasons, counters and refused-signature
-// memory as ever. A verifier that fails or dies only costs speed: its
-// chunks are merged without vouches (the engine verifies).
+// engine's vouched entry point (worker.js has no operation for it). The
+// vouch itself is bound to what it covers: the engine still computes the
+// id from the frame's own bytes, and the (id, signature) pair must match
+// the vouch exactly. Events a verifier found invalid get no vouch: the
+// engine checks them itself and refuses them with the same reasons,
+// counters and refused-signature memory as ever. A verifier that fails or
+// dies only costs speed: its chunks are merged without vouches (the
+// engine verifies).
 
 import { packFrames } from './engine.js';
 
