@@ -40,6 +40,26 @@ const encoder = new TextEncoder();
 export const VOUCH_SIZE = 96;
 
 /**
+ * The engine's Emscripten module over a new instance of `wasmModule` (a
+ * compiled WebAssembly.Module), with `options` for the loader
+ * (hirobaStorage). createHirobaModule is the loader (build/hiroba/hiroba.mjs),
+ * passed in so that this file never imports the build. Rejects when the
+ * instantiation fails: the loader cannot hear that itself and would wait
+ * forever.
+ */
+export function instantiateModule(createHirobaModule, wasmModule, options) {
+  let instantiateFailed;
+  const failed = new Promise((_, reject) => { instantiateFailed = reject; });
+  return Promise.race([failed, createHirobaModule({
+    ...options,
+    instantiateWasm(imports, done) {
+      WebAssembly.instantiate(wasmModule, imports).then((instance) => done(instance, wasmModule)).catch(instantiateFailed);
+      return {};
+    },
+  })]);
+}
+
+/**
  * Frames (strings or Uint8Arrays) laid out as the engine takes them:
  * -> { bytes: their UTF-8 back to back, lens: the byte length of each }.
  */

@@ -11,7 +11,7 @@ import { resolve } from 'node:path';
 import { existsSync, renameSync, rmSync, statSync } from 'node:fs';
 
 import createHirobaModule from '../build/hiroba/hiroba.mjs';
-import { Engine, HirobaError } from './engine.js';
+import { Engine, HirobaError, instantiateModule } from './engine.js';
 import { Feed, resolveKeyOptions, resolvePolicy, signerPubkey } from './feed.js';
 import { createNodeStorage } from './storage-node.js';
 import { secretKeyHex } from './nip19.js';
@@ -38,17 +38,10 @@ function compile() {
   return compiled;
 }
 
+// Emscripten 3.1.6's loader cannot fetch a file path under Node: it is
+// handed the compiled module instead.
 async function instantiate() {
-  const wasmModule = await compile();
-  return createHirobaModule({
-    hirobaStorage: createNodeStorage(),
-    // Emscripten 3.1.6's loader cannot fetch a file path under Node:
-    // hand it the compiled module instead.
-    instantiateWasm(imports, done) {
-      WebAssembly.instantiate(wasmModule, imports).then((instance) => done(instance, wasmModule));
-      return {};
-    },
-  });
+  return instantiateModule(createHirobaModule, await compile(), { hirobaStorage: createNodeStorage() });
 }
 
 function isEmptyFile(path) {

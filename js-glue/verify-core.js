@@ -6,24 +6,14 @@
 // Worker, verify-worker-node.js in a Node worker_threads Worker.
 
 import createHirobaModule from '../build/hiroba/hiroba.mjs';
-import { Engine } from './engine.js';
+import { Engine, instantiateModule } from './engine.js';
 
 // -> the Engine over a new instance of the compiled module; rejects when
-// there is no module or it does not instantiate (the loader alone would
-// wait forever: it cannot hear that instantiateWasm failed).
+// there is no module or it does not instantiate.
 export async function verifierEngine(wasmModule) {
   if (!(wasmModule instanceof WebAssembly.Module)) throw new TypeError('a verifier needs the compiled WebAssembly.Module');
-  let instantiateFailed;
-  const failed = new Promise((_, reject) => { instantiateFailed = reject; });
-  const m = await Promise.race([failed, createHirobaModule({
-    // No database is ever opened here: the storage primitives stay unused.
-    hirobaStorage: {},
-    instantiateWasm(imports, done) {
-      WebAssembly.instantiate(wasmModule, imports).then((instance) => done(instance, wasmModule)).catch(instantiateFailed);
-      return {};
-    },
-  })]);
-  return new Engine(m);
+  // No database is ever opened here: the storage primitives stay unused.
+  return new Engine(await instantiateModule(createHirobaModule, wasmModule, { hirobaStorage: {} }));
 }
 
 // -> a handler for one request; post(message, transfer) answers it.

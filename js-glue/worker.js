@@ -32,7 +32,7 @@
 //   {kind: 'events', events}                  newly stored events
 
 import createHirobaModule from '../build/hiroba/hiroba.mjs';
-import { CODES, Engine, isReplaceable } from './engine.js';
+import { CODES, Engine, instantiateModule, isReplaceable } from './engine.js';
 import { openOpfsStorage } from './storage-opfs.js';
 // Imported here too, not only through storage-opfs.js, so that it loads
 // beside it and not after it: one module round trip less at start-up.
@@ -263,21 +263,10 @@ async function becomeOwner() {
     }
     fresh = storage.created;
     const compiled = await (compiling ??= compileWasm());
-    // The loader has no way to hear that our instantiation failed: that
-    // failure rejects `failed`, which the race below turns into an error.
-    let instantiateFailed;
-    const failed = new Promise((_, reject) => { instantiateFailed = reject; });
-    engine = new Engine(await Promise.race([failed, createHirobaModule({
-      hirobaStorage: storage,
-      locateFile: (file) => (file.endsWith('.wasm') ? WASM_URL.href : file),
-      ...(compiled && {
-        instantiateWasm(imports, done) {
-          WebAssembly.instantiate(compiled, imports)
-            .then((instance) => done(instance, compiled), instantiateFailed);
-          return {};
-        },
-      }),
-    })]));
+    const options = { hirobaStorage: storage, locateFile: (file) => (file.endsWith('.wasm') ? WASM_URL.href : file) };
+    engine = new Engine(await (compiled
+      ? instantiateModule(createHirobaModule, compiled, options)
+      : createHirobaModule(options)));
     db = engine.open(storage.path);
     compiledModule = compiled;
     // The policy is the database's while this worker owns it (tabs of one

@@ -34,13 +34,9 @@ export function engineWasm() {
 // `hirobaStorage` (storage-node.js's, a wrapper of it, or {} for one that
 // opens no database), for suites that drive the engine below the feed.
 export async function instantiateEngine(hirobaStorage) {
-  const [{ default: createHirobaModule }, { Engine }, wasm] = await Promise.all([
+  const [{ default: createHirobaModule }, { Engine, instantiateModule }, wasm] = await Promise.all([
     import('../../build/hiroba/hiroba.mjs'), import('../../js-glue/engine.js'), engineWasm()]);
-  return new Engine(await createHirobaModule({
-    hirobaStorage,
-    // Emscripten 3.1.6's loader cannot fetch a file path under Node.
-    instantiateWasm(imports, done) { WebAssembly.instantiate(wasm, imports).then((i) => done(i, wasm)); return {}; },
-  }));
+  return new Engine(await instantiateModule(createHirobaModule, wasm, { hirobaStorage }));
 }
 
 /* A fresh directory under os.tmpdir(), removed by the test's after hook. */
